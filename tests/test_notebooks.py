@@ -1,0 +1,55 @@
+"""The book's structure: parameters contract, nbval references in sync, TOC complete."""
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+
+from springblock import notebooks, scales
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = notebooks.chapters()
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def test_there_are_five_chapters_and_toc_lists_them():
+    assert [p.stem[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05"]
+    toc = (ROOT / "_toc.yml").read_text()
+    for p in CHAPTERS:
+        assert f"file: {p.stem}" in toc
+    assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapter_has_one_parameters_cell_with_the_contract(path):
+    nb = jupytext.read(path)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    names = {}
+    exec(cells[0].source, {}, names)  # the cell only assigns defaults
+    assert set(names) >= {"device", "scale", "seed"}
+    assert names["device"] in scales.DEVICES and names["scale"] in scales.SCALES
+    assert any(notebooks.CHECK_MARK in c.source for c in nb.cells), "no nbval-checked cell"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_nbval_reference_is_in_sync_with_chapter(path):
+    ref = ROOT / "tests" / "nbval" / f"{path.stem}.ipynb"
+    assert ref.exists(), f"missing {ref}: run python scripts/update_nbval_refs.py {path.stem[:2]}"
+    chapter = [c.source.strip() for c in code_cells(jupytext.read(path))]
+    stored = code_cells(nbformat.read(ref, as_version=4))
+    assert [c.source.strip() for c in stored] == chapter, (
+        f"{ref.name} is stale: run python scripts/update_nbval_refs.py {path.stem[:2]}"
+    )
+    checked = [c for c in stored if c.source.startswith(notebooks.CHECK_MARK)]
+    assert checked and all(c.outputs for c in checked), "checked cells must carry reference outputs"
+
+
+def test_execute_chapters_rejects_unknown_selection(tmp_path):
+    with pytest.raises(ValueError, match="only="):
+        notebooks.execute_chapters(tmp_path, scale="quick", only=["99_nope"])
+    with pytest.raises(ValueError, match="scale"):
+        notebooks.execute_chapters(tmp_path, scale="huge")
