@@ -1,0 +1,255 @@
+"""Data-separation metrics on layer features (paper Eqs. 2, 3, 9 and SM S5).
+
+Tensors in, numbers out: nothing here knows about models or training.
+
+Conventions
+-----------
+* ``features``: shape ``(..., N, d)`` with any leading batch dims (seeds, grid cells, layers, ...),
+  real, on any device, float32 or float64. NumPy arrays are converted with ``torch.as_tensor``;
+  integer features become float64.
+* ``labels``: shape ``(N,)``, integer class ids ``0..C-1``, shared by the whole batch.
+  ``C = num_classes`` if given, else ``labels.max() + 1``. Every class needs at least one sample.
+* Results are torch tensors on the features' device, in their dtype.
+
+With class sizes n_c, class means μ_c and global mean μ (population statistics, normalised by N)::
+
+    Σ_w = 1/N Σ_c Σ_{i∈c} (x_i − μ_c)(x_i − μ_c)ᵀ       (Eq. 2)
+    Σ_b = 1/N Σ_c n_c (μ_c − μ)(μ_c − μ)ᵀ
+    "trace"   D = log(Tr Σ_w / Tr Σ_b)      (Eq. 3, the paper's load curve)
+    "pinv"    D = log Tr(Σ_w Σ_b⁺)          (Eq. 9, He–Su; ⁺ = Moore–Penrose pseudo-inverse)
+    "inverse" D = log Tr(Σ_b Σ_w⁺)          (invariant under every invertible feature map)
+
+A smaller D means better-separated classes. The load curve is (D_0, ..., D_L), and layer ℓ
+contributes D_{ℓ-1} − D_ℓ.
+"""
+from __future__ import annotations
+
+import math
+from numbers import Real
+from typing import Callable, NamedTuple
+
+import numpy as np
+import torch
+
+KINDS = ("trace", "pinv", "inverse")
+SHAPE_TOL = 0.05
+
+
+def _features(features, name: str) -> torch.Tensor:
+    x = torch.as_tensor(features)
+    if x.ndim < 2:
+        raise ValueError(f"{name} must have shape (..., N, d); got shape {tuple(x.shape)}")
+    if x.is_complex():
+        raise ValueError(f"{name} must be real; got dtype {x.dtype}")
+    if not x.is_floating_point():
+        x = x.to(torch.float64)  # exact for integer inputs
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name} contains non-finite values (NaN or inf)")
+    return x
+
+
+def _classes(labels, n: int, num_classes) -> tuple[torch.Tensor, int]:
+    """Check ``labels`` against N samples; return them as int64 and the class count C."""
+    y = torch.as_tensor(labels)
+    if y.ndim != 1 or y.shape[0] != n:
+        raise ValueError(f"labels must have shape (N,) = ({n},) to match features; got {tuple(y.shape)}")
+    if y.is_floating_point() or y.is_complex() or y.dtype == torch.bool:
+        raise ValueError(f"labels must be integer class ids; got dtype {y.dtype}")
+    y = y.long()
+    hi = int(y.max()) if n else -1
+    if n and int(y.min()) < 0:
+        raise ValueError(f"labels must be >= 0; got min {int(y.min())}")
+    if num_classes is None:
+        c = hi + 1
+    else:
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise ValueError(f"num_classes must be an int or None; got {num_classes!r}")
+        c = int(num_classes)
+        if hi >= c:
+            raise ValueError(f"labels must lie in 0..num_classes-1 = 0..{c - 1}; got max {hi}")
+    if c < 2:
+        raise ValueError(f"labels/num_classes: need at least 2 classes; got {c}")
+    empty = (torch.bincount(y, minlength=c) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(f"labels: class(es) {empty} of 0..{c - 1} have no sample")
+    return y, c
+
+
+def _factors(features, labels, num_classes, name: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
+    """Return R (..., N, d) and B (..., C, d) with Σ_w = RᵀR / N and Σ_b = BᵀB.
+
+    R holds the rows x_i − μ_{c(i)}, B the rows √(n_c/N)(μ_c − μ). The traces and pseudo-inverses
+    are taken from these factors, so no d×d matrix is needed and the conditioning is not squared.
+    """
+    x = _features(features, name)
+    n = x.shape[-2]
+    y, c = _classes(labels, n, num_classes)
+    y = y.to(x.device)
+    onehot = torch.nn.functional.one_hot(y, c).to(x.dtype)  # (N, C)
+    counts = onehot.sum(0)
+    means = onehot.T @ x / counts[:, None]  # (..., C, d); one matmul, no loop over classes
+    resid = x - means[..., y, :]
+    between = (counts / n).sqrt()[:, None] * (means - x.mean(-2, keepdim=True))
+    return resid, between
+
+
+def class_statistics(features, labels, num_classes=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Within- and between-class covariances (Eq. 2), each of shape (..., d, d).
+
+    Σ_w = 1/N Σ_c Σ_{i∈c} (x_i − μ_c)(x_i − μ_c)ᵀ,   Σ_b = 1/N Σ_c n_c (μ_c − μ)(μ_c − μ)ᵀ.
+    """
+    resid, between = _factors(features, labels, num_classes)
+    return resid.mT @ resid / resid.shape[-2], between.mT @ between
+
+
+def class_traces(features, labels, num_classes=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Tr Σ_w and Tr Σ_b, each of shape (...), computed without any d×d matrix.
+
+    Tr Σ_w = 1/N Σ_i ‖x_i − μ_{c(i)}‖²,   Tr Σ_b = Σ_c (n_c/N) ‖μ_c − μ‖².
+    """
+    resid, between = _factors(features, labels, num_classes)
+    return resid.square().sum((-2, -1)) / resid.shape[-2], between.square().sum((-2, -1))
+
+
+def _separation(features, labels, kind, num_classes, name) -> torch.Tensor:
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    resid, between = _factors(features, labels, num_classes, name)
+    n = resid.shape[-2]
+    if kind == "trace":
+        return torch.log(resid.square().sum((-2, -1)) / n / between.square().sum((-2, -1)))
+    if kind == "pinv":  # Σ_b⁺ = B⁺B⁺ᵀ, so Tr(Σ_w Σ_b⁺) = ‖R B⁺‖²_F / N
+        t = (resid @ torch.linalg.pinv(between)).square().sum((-2, -1)) / n
+    else:  # Σ_w⁺ = N R⁺R⁺ᵀ, so Tr(Σ_b Σ_w⁺) = N ‖B R⁺‖²_F
+        t = (between @ torch.linalg.pinv(resid)).square().sum((-2, -1)) * n
+    return torch.log(t)
+
+
+def data_separation(features, labels, kind: str = "trace", num_classes=None) -> torch.Tensor:
+    """Data separation D of shape (...) (natural log).
+
+    ``"trace"``: log(Tr Σ_w / Tr Σ_b) (Eq. 3). ``"pinv"``: log Tr(Σ_w Σ_b⁺) (Eq. 9, He–Su).
+    ``"inverse"``: log Tr(Σ_b Σ_w⁺).
+    The pseudo-inverses use ``torch.linalg.pinv``'s default cut-off on the singular values of the
+    factors B and R (rtol = eps·max(rows, cols)). Σ_b has rank ≤ C − 1, and that cut-off removes its
+    round-off null directions. D → −∞ as the classes collapse onto their means, and D → +∞ as the
+    class means merge.
+    """
+    return _separation(features, labels, kind, num_classes, "features")
+
+
+def _per_layer(fn: Callable[[torch.Tensor, str], torch.Tensor], layer_features) -> torch.Tensor:
+    """Apply ``fn(x, name) -> (...)`` to each layer; return a tensor of shape (..., L+1)."""
+    if isinstance(layer_features, (list, tuple)):
+        if not layer_features:
+            raise ValueError("layer_features must hold at least one layer; got an empty sequence")
+        return torch.stack([fn(x, f"layer_features[{i}]") for i, x in enumerate(layer_features)], -1)
+    x = torch.as_tensor(layer_features)
+    if x.ndim < 3:
+        raise ValueError(
+            "layer_features must be a sequence of (..., N, d) tensors or one (..., L+1, N, d) tensor; "
+            f"got shape {tuple(x.shape)}"
+        )
+    return fn(x, "layer_features")  # the layer axis is just another batch axis
+
+
+def load_curve(layer_features, labels, kind: str = "trace", num_classes=None) -> torch.Tensor:
+    """Load curve (D_0, ..., D_L) of shape (..., L+1); D_ℓ = ``data_separation`` of layer ℓ.
+
+    ``layer_features`` is a sequence of (..., N, d_ℓ) tensors (the widths may differ) or one
+    (..., L+1, N, d) tensor.
+    """
+    return _per_layer(lambda x, name: _separation(x, labels, kind, num_classes, name), layer_features)
+
+
+class Curvature(NamedTuple):
+    """Shape summary of load curves. ``c`` and ``v`` have shape (...)."""
+
+    c: torch.Tensor  # (D_0 − D_1) − (D_{L−1} − D_L): < 0 concave, > 0 convex
+    v: torch.Tensor  # population std of the contributions d_i = D_i − D_{i+1}
+    shape: np.ndarray | str  # "concave" / "linear" / "convex"; a str for a single curve
+
+
+def _load(load, min_points: int) -> torch.Tensor:
+    d = torch.as_tensor(load)
+    if not d.is_floating_point():
+        d = d.to(torch.float64)
+    if d.ndim < 1 or d.shape[-1] < min_points:
+        raise ValueError(f"load needs >= {min_points} points on its last axis; got shape {tuple(d.shape)}")
+    if not torch.isfinite(d).all():
+        raise ValueError("load contains non-finite values (NaN or inf)")
+    return d
+
+
+def curvature(load, tol: float = SHAPE_TOL) -> Curvature:
+    """Curvature of load curves of shape (..., L+1), with L ≥ 2.
+
+    With contributions d_i = D_i − D_{i+1} (i = 0..L−1), this returns the authors' scalar
+    c = Σ_i (d_i − d_{i+1}) = d_0 − d_{L−1} and v = std_i(d_i) (population std).
+    ``shape`` is "linear" if |c| ≤ tol·|D_0 − D_L|, and otherwise "concave" (c < 0: deep layers carry
+    more load) or "convex" (c > 0). Dividing by the total drop makes the label independent of the
+    curve's scale and offset.
+
+    Default tol = 0.05. For a quadratic curve, the largest gap between the curve and its chord is
+    |c|/|D_0 − D_L| · L²/(8(L−1)) of the total drop, which is ≈ |c|/|D_0 − D_L| at the paper's
+    L = 7. So "linear" means the curve stays within about 5 % of its height from a straight line;
+    that is hardly visible in a min–max-normalised cell (Fig. 1). Equivalently, for contributions
+    that change linearly, the first and last differ by at most a factor of ≈ 1.4.
+    The spring curves of the phase diagrams reach |c|/drop ≈ 0.1–0.2 (spec §4.3–4.4).
+    """
+    if isinstance(tol, bool) or not isinstance(tol, Real) or not (0 <= tol < math.inf):
+        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
+    d_load = _load(load, 3)
+    d = d_load[..., :-1] - d_load[..., 1:]
+    c = d[..., 0] - d[..., -1]
+    v = d.std(-1, correction=0)
+    linear = (c.abs() <= tol * (d_load[..., 0] - d_load[..., -1]).abs()).cpu().numpy()
+    shape = np.where(linear, "linear", np.where(c.cpu().numpy() < 0, "concave", "convex"))
+    return Curvature(c, v, shape.item() if shape.ndim == 0 else shape)
+
+
+def normalised_load(load) -> torch.Tensor:
+    """Min–max normalise each curve along the last axis: (D − min D) / (max D − min D).
+
+    A constant curve has no scale to normalise by and gives NaN.
+    """
+    d = _load(load, 2)
+    lo, hi = d.amin(-1, keepdim=True), d.amax(-1, keepdim=True)
+    return (d - lo) / (hi - lo)
+
+
+def regression_load(layer_features, targets, relative: bool = False) -> torch.Tensor:
+    """Regression load (SM S5) of shape (..., L+1): the RMSE of the best linear readout with intercept.
+
+    R_ℓ = sqrt(mean_{i,j} (y_ij − β̂ᵀx_ℓ,i − β̂_0j)²) over the N samples and k outputs. Here
+    (β̂, β̂_0) is the least-squares fit on the same data, and ``targets`` has shape (N,) or (N, k).
+    A fit with an intercept equals a fit on mean-centred x and y, so the data are centred instead of
+    appending a column of ones. ``relative=True`` divides by sqrt(mean(y²)) (uncentred), like the
+    authors' ``smeasure_sqrtLinR``.
+    The solve uses float64 ``torch.linalg.lstsq`` with the SVD driver "gelsd" on the CPU. Layer
+    features are often rank-deficient (dead ReLU units), and the only CUDA driver ("gels") assumes
+    full rank. Results go back to the features' device and dtype.
+    """
+    y = torch.as_tensor(targets)
+    if y.ndim not in (1, 2) or y.is_complex():
+        raise ValueError(f"targets must be real, shape (N,) or (N, k); got {tuple(y.shape)}, {y.dtype}")
+    y = y.to("cpu", torch.float64)
+    if not torch.isfinite(y).all():
+        raise ValueError("targets contains non-finite values (NaN or inf)")
+    y = y[:, None] if y.ndim == 1 else y
+    scale = y.square().mean().sqrt() if relative else torch.tensor(1.0, dtype=torch.float64)
+    if scale == 0:
+        raise ValueError("targets are all zero, so relative=True (division by sqrt(mean(y²))) is undefined")
+    yc = y - y.mean(0)
+
+    def rmse(features, name):
+        x = _features(features, name)
+        if x.shape[-2] != y.shape[0]:
+            raise ValueError(f"targets must have N = {x.shape[-2]} rows to match {name}; got {y.shape[0]}")
+        xc = x.to("cpu", torch.float64)
+        xc = xc - xc.mean(-2, keepdim=True)
+        b = yc.expand(*xc.shape[:-1], yc.shape[-1])
+        sol = torch.linalg.lstsq(xc, b, driver="gelsd").solution
+        return ((b - xc @ sol).square().mean((-2, -1)).sqrt() / scale).to(x.device, x.dtype)
+
+    return _per_layer(rmse, layer_features)
