@@ -349,3 +349,18 @@ def test_device(device):
     r = sep.regression_load(layers.to(device), x[:, 0].to(device))
     assert r.device.type == device
     torch.testing.assert_close(r.cpu(), sep.regression_load(layers, x[:, 0]))
+
+
+def test_between_class_projection_spans_the_class_means():
+    gen = torch.Generator().manual_seed(0)
+    labels = torch.arange(3).repeat_interleave(20)
+    centres = torch.tensor([[4.0, 0, 0, 0], [0, 4.0, 0, 0], [0, 0, 0, 0]])
+    x = centres[labels] + 0.1 * torch.randn(60, 4, generator=gen, dtype=torch.float64)
+    z = sep.between_class_projection(x, labels, k=2)
+    assert z.shape == (60, 2)
+    # two directions carry all between-class variance of three means: D is unchanged in 2-D
+    assert torch.allclose(sep.class_traces(z, labels)[1], sep.class_traces(x, labels)[1])
+    with pytest.raises(ValueError, match="k must be"):
+        sep.between_class_projection(x, labels, k=0)
+    with pytest.raises(ValueError, match="k must be <="):
+        sep.between_class_projection(x, labels, k=5)

@@ -51,7 +51,8 @@ def config_key(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Write ``path`` via ``write(filehandle)`` to a temporary file, then rename: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -105,7 +106,7 @@ class ResultCache:
         """Store ``result`` (arrays, tensors or numbers) for ``config`` atomically."""
         arrays = {k: _to_numpy(v) for k, v in result.items()}
         path = self.path(config)
-        _atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
         meta = {
             "namespace": self.namespace,
             "key": path.stem,
@@ -116,7 +117,7 @@ class ResultCache:
             "versions": _versions(),
             "host": platform.node(),
         }
-        _atomic_write(path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=1), mode="w")
+        atomic_write(path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=1), mode="w")
         return path
 
     def get_or_compute(

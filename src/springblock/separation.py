@@ -111,6 +111,23 @@ def class_traces(features, labels, num_classes=None) -> tuple[torch.Tensor, torc
     return resid.square().sum((-2, -1)) / resid.shape[-2], between.square().sum((-2, -1))
 
 
+def between_class_projection(features, labels, k: int = 2, num_classes=None) -> torch.Tensor:
+    """Centred features projected on the top-``k`` eigenvectors of Σ_b, shape (..., N, k).
+
+    The directions in which the class means spread most: a faithful 2-D picture of what D measures
+    (the within-class spread is shown along the same axes, not along its own principal axes).
+    """
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an integer >= 1; got {k!r}")
+    x = _features(features, "features")
+    _, between = _factors(x, labels, num_classes)
+    if k > min(between.shape[-2:]):
+        raise ValueError(f"k must be <= min(C, d) = {min(between.shape[-2:])}; got {k}")
+    # right singular vectors of B are the eigenvectors of Σ_b = BᵀB, largest first
+    basis = torch.linalg.svd(between, full_matrices=False).Vh[..., :k, :]
+    return (x - x.mean(-2, keepdim=True)) @ basis.mT
+
+
 def _separation(features, labels, kind, num_classes, name) -> torch.Tensor:
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
