@@ -89,6 +89,121 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "default": dict(epochs=100, seeds=3),
         "paper": dict(epochs=100, seeds=10),
     },
+    # --- chapters 3–4: spring–block chain (springblock.chain) -----------------------------
+    # Common fields: realisations = chains per grid cell, averaged; steps = time steps per run;
+    # dt = time step; dtype = "float32" for big grids (2x faster), "float64" where exactness matters.
+    # The chain is cheap: even "paper" runs in seconds on a CPU, so it differs by realisations only.
+    "chain_eq7": {
+        # mu_r: frictions compared with Eq. 7; 0.06 exceeds 2ky/(L(L+1)) = 0.0357, so blocks stick
+        # steps, dt: noiseless overdamped runs long enough to reach Eq. 7 to ~1e-14
+        "quick": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
+        "default": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
+        "paper": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
+    },
+    "chain_phase": {
+        # Fig. 3 grid (spec §4.4). mu_r: rows, bottom "linear DNN" (0) to top "ReLU";
+        # mu_l: left friction, fixed; sigma: columns, per-step force noise sigma-bar
+        "quick": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
+                      sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=5, steps=5_000, dt=0.01, dtype="float32"),
+        "default": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
+                        sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=20, steps=10_000, dt=0.01, dtype="float32"),
+        "paper": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
+                      sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=100, steps=10_000, dt=0.01, dtype="float32"),
+    },
+    "chain_second_order": {
+        # Fig. S13: the chain_phase grid with inertia. gamma: damping; dt, steps: spec §4.3 (t = 200)
+        "quick": dict(gamma=5.0, realisations=3, steps=20_000, dt=0.01, dtype="float32"),
+        "default": dict(gamma=5.0, realisations=20, steps=20_000, dt=0.01, dtype="float32"),
+        "paper": dict(gamma=5.0, realisations=100, steps=20_000, dt=0.01, dtype="float32"),
+    },
+    "chain_noise": {
+        # Chapter 4 sweeps at mu_r < mu_l. mu_r, mu_l: frictions; sigma: noise levels swept
+        # (log-spaced, plus 0); synchronous runs are compared with independent ones on the same sweep
+        "quick": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=8,
+                      realisations=5, steps=5_000, dt=0.01, dtype="float32"),
+        "default": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=16,
+                        realisations=40, steps=10_000, dt=0.01, dtype="float32"),
+        "paper": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=32,
+                      realisations=200, steps=10_000, dt=0.01, dtype="float32"),
+    },
+    "chain_bounded": {
+        # Bounded (uniform) vs Gaussian noise. bounds: half-widths B; dt = 0.1 (stable) so that
+        # steps reach t = 2000, where the algebraic approach to the freeze point has settled;
+        # record_every: steps between stored load curves (for the drift-in-time panel)
+        "quick": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.08, 0.2), realisations=3,
+                      steps=5_000, dt=0.1, record_every=100),
+        "default": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.2), realisations=20,
+                        steps=20_000, dt=0.1, record_every=100),
+        "paper": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.2), realisations=100,
+                      steps=20_000, dt=0.1, record_every=100),
+    },
+    "chain_dynamics": {
+        # Fig. 4 right column: synchronous noise, one chain per panel like the DNN runs.
+        # sigma: noise of the concave / linear / convex panels at mu_r, mu_l; record_every: frame spacing
+        "quick": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=5_000, dt=0.01, record_every=50),
+        "default": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=10_000, dt=0.01, record_every=20),
+        "paper": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=10_000, dt=0.01, record_every=10),
+    },
+    "chain_langevin": {
+        # Fig. S14 (spec §4.2): k, gamma, decay, dt, steps are the authors'; eps: the authors' noise
+        # (shared by all blocks, scale eps*sqrt(L)); the diagram sweeps mu_r (rows, mu_l fixed) x eps
+        "quick": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
+                      mu_r=(0.0, 0.0014, 0.0028), eps_grid=(0.0, 0.0005, 0.002, 0.01), realisations=3, dtype="float32"),
+        "default": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
+                        mu_r=(0.0, 0.0007, 0.0014, 0.0021, 0.0028, 0.0035),
+                        eps_grid=(0.0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01), realisations=10, dtype="float32"),
+        "paper": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
+                      mu_r=(0.0, 0.0007, 0.0014, 0.0021, 0.0028, 0.0035),
+                      eps_grid=(0.0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01), realisations=50, dtype="float32"),
+    },
+    "chain_explorer": {
+        # static rendering of the interactive explorer: mu_r x sigma small multiples at mu_l, k;
+        # realisations, steps: per cell (the live widget uses its own, smaller budget)
+        "quick": dict(mu_r=(0.0, 0.02, 0.035), sigma=(0.0, 0.02, 0.2), mu_l=0.06, k=1.0, realisations=3, steps=3_000),
+        "default": dict(mu_r=(0.0, 0.01, 0.02, 0.035), sigma=(0.0, 0.01, 0.03, 0.1, 0.3), mu_l=0.06, k=1.0,
+                        realisations=20, steps=10_000),
+        "paper": dict(mu_r=(0.0, 0.01, 0.02, 0.035), sigma=(0.0, 0.01, 0.03, 0.1, 0.3), mu_l=0.06, k=1.0,
+                      realisations=50, steps=10_000),
+    },
+    # --- chapter 2: DNN phase diagrams (springblock.sweep; Fig. 1 and Fig. 4 left) ---------
+    # alphas: LeakyReLU slopes (rows, ReLU on top); values: the panel's columns, left = most
+    # stochastic (paper: the figure's 8 columns); seeds: networks per cell, averaged (paper: 10);
+    # epochs: training length (paper: 100, 200 for the learning-rate panel)
+    "fig1_noise": {
+        "quick": dict(alphas=(0.0, 1.0), values=(0.5, 0.0), seeds=1, epochs=20),
+        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
+                        seeds=1, epochs=100),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
+                      seeds=10, epochs=100),
+    },
+    "fig1_lr": {
+        "quick": dict(alphas=(0.0, 1.0), values=(5e-2, 1e-3), seeds=1, epochs=20),
+        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
+                        seeds=1, epochs=200),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
+                      seeds=10, epochs=200),
+    },
+    "fig1_dropout": {
+        "quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=20),
+        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
+                        seeds=1, epochs=100),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
+                      seeds=10, epochs=100),
+    },
+    "fig1_batch": {
+        "quick": dict(alphas=(0.0, 1.0), values=(80, 640), seeds=1, epochs=3),
+        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(10, 20, 40, 80, 160, 320, 640, 1280),
+                        seeds=1, epochs=100),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(10, 20, 40, 80, 160, 320, 640, 1280),
+                      seeds=10, epochs=100),
+    },
+    "fig4_dynamics": {
+        # the three Fig. 4 settings (sweep.DYNAMICS) at slope alpha (paper: unstated, ReLU assumed);
+        # seeds: runs per setting (curves averaged); record_every: epochs between recorded D_l
+        "quick": dict(alpha=0.0, seeds=1, epochs=4, record_every=1),
+        "default": dict(alpha=0.0, seeds=2, epochs=100, record_every=1),
+        "paper": dict(alpha=0.0, seeds=10, epochs=100, record_every=1),
+    },
     # --- sections below are filled in by the chain / training / generalization modules ---
 }
 
