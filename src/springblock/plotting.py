@@ -379,3 +379,86 @@ def dynamics_figure(dyn, *, titles=None):
         if j == 0:
             axes[1, j].set_ylabel("final $D_\\ell$")
     return fig
+
+
+# ========================================================================================
+# Generalization (chapter 5) — reads springblock.generalization / springblock.control results
+# ========================================================================================
+def accuracy_curvature(ax, acc, rc, alphas, *, stats=None, title=None, tol=0.05):
+    """Seed-mean test accuracy against relative curvature ĉ of every cell of a panel, one colour
+    per α row (``acc``, ``rc``: (A, V)); |ĉ| ≤ ``tol`` ("linear") is shaded. With ``stats`` (from
+    ``generalization.accuracy_vs_curvature``) the best cell gets a star, the most linear a ring."""
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(alphas)))
+    ax.axvspan(-tol, tol, color="0.9", zorder=0, lw=0)
+    for i, a in enumerate(alphas):
+        ax.scatter(rc[i], acc[i], color=colors[i], s=16, label=f"α={a:g}", zorder=2)
+    if stats is not None:
+        b, m = tuple(stats["best"]), tuple(stats["most_linear"])
+        ax.scatter(rc[b], acc[b], marker="*", s=140, facecolor="none", edgecolor="k", zorder=3, label="best")
+        ax.scatter(rc[m], acc[m], marker="o", s=110, facecolor="none", edgecolor=LOAD_RED, lw=1.5, zorder=3,
+                   label="most linear")
+    ax.set_xlabel(r"$\hat c = c/|D_0-D_L|$  (< 0 concave, > 0 convex)", fontsize=8)
+    ax.set_ylabel("test accuracy (%)", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def load_curves(ax, loads, *, labels=None, colors=None, normalise=False, ls="-", marker="o", ylabel=None,
+                legend=True, **kwargs):
+    """Load curves (n, L+1) against layer ℓ; NaN-padded rows (shorter networks) just end early.
+    ``normalise``: min–max scale each curve (shapes only, as in Fig. 1)."""
+    loads = np.atleast_2d(np.asarray(loads, float))
+    colors = colors if colors is not None else plt.cm.viridis(np.linspace(0, 0.9, len(loads)))
+    for i, d in enumerate(loads):
+        if normalise:
+            d = (d - np.nanmin(d)) / (np.nanmax(d) - np.nanmin(d))
+        ax.plot(np.arange(len(d)), d, ls=ls, marker=marker, ms=3, color=colors[i],
+                label=None if labels is None else labels[i], **kwargs)
+    ax.set_xlabel(r"layer $\ell$", fontsize=8)
+    ax.set_ylabel(ylabel or (r"$D_\ell$ (min–max normalised)" if normalise else r"$D_\ell$"), fontsize=8)
+    if legend and labels is not None:
+        ax.legend(fontsize=7, frameon=False)
+    return ax
+
+
+def fit_overlay(ax, epochs, observed, fitted, *, title=None):
+    """Observed D_ℓ(epoch) (solid) and a fitted chain's a + b·λ_ℓ(t) (dashed), one colour per ℓ."""
+    colors = plt.cm.viridis(np.linspace(0, 0.9, observed.shape[1]))
+    for ell in range(observed.shape[1]):
+        ax.plot(epochs, observed[:, ell], color=colors[ell], lw=1.2, label=rf"$\ell={ell}$")
+        ax.plot(epochs, fitted[:, ell], color=colors[ell], lw=1.0, ls="--")
+    ax.set_xlabel("epoch", fontsize=8)
+    ax.set_ylabel(r"$D_\ell$ (solid) / chain fit (dashed)", fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    return ax
+
+
+def controller_figure(res):
+    """The load-guided controller (``control.compare_with_fixed``): its dropout rate and the
+    measured ĉ over training per seed (left), and test accuracy on the scoring half for every
+    fixed rate (mean ± s.e.m. over seeds) against the controller's (band) (right)."""
+    fig, (a1, a2, a3) = plt.subplots(1, 3, figsize=(11, 3.2), layout="constrained")
+    e = res["traj_epochs"]
+    for j in range(res["ctrl_p"].shape[0]):
+        a1.plot(e, res["ctrl_p"][j], color="C0", alpha=0.7, lw=1.2)
+        a2.plot(e, res["ctrl_traj_rc"][j], color="C1", alpha=0.7, lw=1.2)
+    a1.set(xlabel="epoch", ylabel="dropout rate set by the controller")
+    a2.axhspan(-0.05, 0.05, color="0.9", lw=0)
+    a2.set(xlabel="epoch", ylabel=r"measured $\hat c$ (train set)")
+    a2.set_ylim(max(-1.0, np.nanmin(res["ctrl_traj_rc"]) - 0.05), max(0.2, np.nanmax(res["ctrl_traj_rc"]) + 0.05))
+    acc, ctrl = res["fixed_acc"][..., 1], res["ctrl_acc"][:, 1]
+    S = acc.shape[1]
+    sem = acc.std(1, ddof=1) / np.sqrt(S) if S > 1 else np.zeros(len(acc))
+    a3.errorbar(res["dropouts"], acc.mean(1), yerr=sem, marker="o", capsize=3, color="k", label="fixed rate")
+    cm, cs = ctrl.mean(), (ctrl.std(ddof=1) / np.sqrt(S) if S > 1 else 0.0)
+    a3.axhspan(cm - cs, cm + cs, color="C0", alpha=0.25, lw=0)
+    a3.axhline(cm, color="C0", label="controller (mean ± s.e.m.)")
+    a3.set(xlabel="fixed dropout rate", ylabel="test accuracy (%), scoring half")
+    a3.legend(fontsize=7, frameon=False)
+    for ax in (a1, a2, a3):
+        ax.tick_params(labelsize=8)
+        ax.xaxis.label.set_size(8)
+        ax.yaxis.label.set_size(8)
+    return fig

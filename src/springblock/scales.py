@@ -168,7 +168,8 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # --- chapter 2: DNN phase diagrams (springblock.sweep; Fig. 1 and Fig. 4 left) ---------
     # alphas: LeakyReLU slopes (rows, ReLU on top); values: the panel's columns, left = most
     # stochastic (paper: the figure's 8 columns); seeds: networks per cell, averaged (paper: 10);
-    # epochs: training length (paper: 100, 200 for the learning-rate panel)
+    # epochs: training length (paper: 100, 200 for the learning-rate panel). default is the paper's grid
+    # with one seed instead of ten (192 networks, ~6 min on a 2-core CPU)
     "fig1_noise": {
         "quick": dict(alphas=(0.0, 1.0), values=(0.5, 0.0), seeds=1, epochs=20),
         "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
@@ -203,6 +204,79 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
         "quick": dict(alpha=0.0, seeds=1, epochs=4, record_every=1),
         "default": dict(alpha=0.0, seeds=2, epochs=100, record_every=1),
         "paper": dict(alpha=0.0, seeds=10, epochs=100, record_every=1),
+    },
+    # --- chapter 5: load curves and generalization (springblock.generalization, .control) ---
+    # Common fields: seeds = networks per setting (seeds seed+1..seed+n); epochs = training length.
+    # The Fig. 1 cells (accuracy vs curvature, S4, S10) come from fig1_* above via the cache.
+    "gen_accuracy": {
+        # n_boot: bootstrap resamples for the correlation intervals
+        "quick": dict(n_boot=200), "default": dict(n_boot=2000), "paper": dict(n_boot=2000),
+    },
+    "gen_depth_width": {
+        # S5/S6: depths at width 100 and widths at depth 7, each at every dropout rate (input stays 10x10)
+        "quick": dict(depths=(3, 7), widths=(50, 100), dropouts=(0.0, 0.2), seeds=1, epochs=10),
+        "default": dict(depths=(3, 7, 11), widths=(50, 100, 200), dropouts=(0.0, 0.15), seeds=1, epochs=100),
+        "paper": dict(depths=(3, 5, 7, 9, 11, 15), widths=(25, 50, 100, 200, 400), dropouts=(0.0, 0.08, 0.16, 0.28),
+                      seeds=10, epochs=100),
+    },
+    "gen_fashion": {
+        # S7: alpha x dropout diagram on Fashion-MNIST (Debian files or torchvision); values: dropout rates
+        "quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=10),
+        "default": dict(alphas=(0.0, 1.0), values=(0.2, 0.1, 0.0), seeds=1, epochs=100),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
+                      seeds=10, epochs=100),
+    },
+    "gen_cifar": {
+        # S8/S9: alpha x learning-rate diagram on CIFAR-10 (grayscale 10x10) when its files are on disk
+        "quick": dict(alphas=(0.0, 1.0), values=(1e-2, 1e-3), seeds=1, epochs=10),
+        "default": dict(alphas=(0.0, 0.4, 1.0), values=(5e-2, 1e-2, 1e-3, 1e-4), seeds=1, epochs=200),
+        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
+                      seeds=10, epochs=200),
+    },
+    "gen_metrics": {
+        # S10/S11: trace vs pinv vs inverse load curves of ReLU (alpha 0) and linear (alpha 1) nets
+        "quick": dict(alphas=(0.0, 1.0), dropouts=(0.0,), seeds=1, epochs=10),
+        "default": dict(alphas=(0.0, 1.0), dropouts=(0.0,), seeds=1, epochs=100),
+        "paper": dict(alphas=(0.0, 1.0), dropouts=(0.0, 0.08, 0.16), seeds=10, epochs=100),
+    },
+    "gen_cnn": {
+        # S2: pretrain_epochs without dropout, then resume_epochs per dropout rate (0 = control);
+        # batch_size: Adam minibatch; n_train: training images
+        "quick": dict(dropouts=(0.0, 0.2), pretrain_epochs=2, resume_epochs=1, seeds=1, batch_size=256, n_train=512),
+        "default": dict(dropouts=(0.0, 0.05, 0.15, 0.4), pretrain_epochs=20, resume_epochs=10, seeds=1,
+                        batch_size=256, n_train=2560),
+        "paper": dict(dropouts=(0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4), pretrain_epochs=100, resume_epochs=50,
+                      seeds=10, batch_size=256, n_train=2560),
+    },
+    "gen_linear": {
+        # Fig. 5a: full-batch SGD epochs (= steps) per variant; record_every: epochs between stored curves
+        "quick": dict(epochs=200, seeds=1, record_every=20),
+        "default": dict(epochs=1500, seeds=2, record_every=50),
+        "paper": dict(epochs=4000, seeds=10, record_every=50),
+    },
+    "gen_regression": {
+        # S12: full-batch Adam epochs per variant (lazy / default / dropout / large lr)
+        "quick": dict(epochs=10, seeds=1), "default": dict(epochs=100, seeds=1), "paper": dict(epochs=100, seeds=10),
+    },
+    "gen_probe": {
+        # a torchvision model probed with springblock.probe; arch: "mlp" (torchvision.ops.MLP) or "resnet18"
+        "quick": dict(arch="mlp", epochs=5, batch_size=None),
+        "default": dict(arch="mlp", epochs=50, batch_size=None),
+        "paper": dict(arch="resnet18", epochs=30, batch_size=128),
+    },
+    "gen_chainfit": {
+        # spring-chain fits (springblock.fit) to the fig4_dynamics histories: search budget
+        "quick": dict(realisations=8, candidates=32, rounds=1),
+        "default": dict(realisations=32, candidates=128, rounds=6),
+        "paper": dict(realisations=64, candidates=256, rounds=8),
+    },
+    "gen_control": {
+        # control.compare_with_fixed: fixed dropout grid vs the PI controller (gains, every/start epochs)
+        "quick": dict(dropouts=(0.0, 0.1), seeds=1, epochs=20, every=5, start=5, gain_p=0.5, gain_i=0.3),
+        "default": dict(dropouts=(0.0, 0.05, 0.1, 0.2), seeds=3, epochs=100, every=5, start=15, gain_p=0.5,
+                        gain_i=0.3),
+        "paper": dict(dropouts=(0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.28), seeds=10, epochs=100, every=5,
+                      start=15, gain_p=0.5, gain_i=0.3),
     },
     # --- sections below are filled in by the chain / training / generalization modules ---
 }
