@@ -121,3 +121,15 @@ def test_bad_arguments():
         sweep.panel_configs("noise", "quick", seeds=0)
     with pytest.raises(ValueError, match="settings"):
         sweep.run_dynamics("quick", settings=("z",), data=toy_data(n=64, n_test=20))
+
+
+def test_panel_readouts(small):
+    kw, _ = small
+    res = sweep.run_panel("noise", "quick", **kw)
+    i, j = res.best_cell()
+    assert res.mean_acc()[i, j] == np.nanmax(res.mean_acc())
+    corners = res.corners()
+    assert corners["ĉ ReLU, least noise"] == res.curvature()[0, -1]
+    assert set(res.rising(tol=-np.inf)) == {(a, v) for a in range(len(res.alphas)) for v in range(len(res.values))}
+    assert res.rising(tol=np.inf) == []
+    assert res.cell_name((0, 0)).startswith(f"({res.panel.letter}) α=")

@@ -94,6 +94,32 @@ class PanelResult:
     def mean_acc(self, split: str = "test") -> np.ndarray:
         return np.nanmean(self.test_acc if split == "test" else self.train_acc, axis=2)
 
+    def best_cell(self) -> tuple[int, int]:
+        """(row, column) of the highest seed-mean test accuracy."""
+        acc = self.mean_acc()
+        return tuple(int(i) for i in np.unravel_index(np.nanargmax(acc), acc.shape))
+
+    def corners(self) -> dict:
+        """The paper's reading of a panel (spec §7b): ĉ at the four corners, the best cell and the
+        accuracy range next to the paper's. Rows: ReLU first; columns: most stochastic first."""
+        rc, acc, (i, j) = self.curvature(), self.mean_acc(), self.best_cell()
+        return {"ĉ ReLU, least noise": rc[0, -1], "ĉ ReLU, most noise": rc[0, 0],
+                "ĉ linear, least noise": rc[-1, -1], "ĉ linear, most noise": rc[-1, 0],
+                "best cell (α, value)": f"{self.alphas[i]:g}, {self.panel.tick(self.values[j])}",
+                "ĉ of best cell": rc[i, j],
+                "acc range (%)": f"{np.nanmin(acc):.1f}–{np.nanmax(acc):.1f}",
+                "paper's range (%)": f"{self.panel.acc_range[0]}–{self.panel.acc_range[1]}"}
+
+    def rising(self, tol: float = 0.02) -> list[tuple[int, int]]:
+        """Cells whose seed-mean load curve rises somewhere by more than ``tol`` × its total drop
+        (the paper: load curves are monotone except at the smallest batches of ReLU nets)."""
+        d = self.mean_load()
+        bump = np.nanmax(np.diff(d, axis=-1), axis=-1) / np.abs(d[..., 0] - d[..., -1])
+        return [(int(i), int(j)) for i, j in zip(*np.nonzero(bump > tol))]
+
+    def cell_name(self, ij) -> str:
+        return f"({self.panel.letter}) α={self.alphas[ij[0]]:g}, {self.panel.tick(self.values[ij[1]])}"
+
 
 def _seeds(seeds, base: int) -> list[int]:
     """An int n → seeds base+1..base+n (the paper's 1..10 for base 0); a sequence is used as is."""
