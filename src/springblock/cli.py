@@ -44,10 +44,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     res = _results(args)
     if args.figure == "fig4":
+        from .separation import relative_curvature
+
         for name, h in res.history.items():
-            d = h.mean(0)[-1]
-            c = (d[0] - d[1]) - (d[-2] - d[-1])
-            print(f"fig4 ({name}): final c/drop {c / (d[0] - d[-1]):+.3f}, test acc {res.test_acc[name].mean():.2f} %")
+            rc = relative_curvature(h.mean(0)[-1])
+            print(f"fig4 ({name}): final c/drop {rc:+.3f}, test acc {res.test_acc[name].mean():.2f} %")
         print(f"fig4: {res.computed} run(s) trained")
         return 0
     for r in res:

@@ -30,6 +30,7 @@ from scipy import stats
 from torch import nn
 
 from . import separation
+from .separation import relative_curvature, shape_of  # re-exported: chapter 5 reads them as gen.*
 from .cache import ResultCache
 from .data import load_dataset
 from .models import CNN, MLP, LinearNet
@@ -44,27 +45,6 @@ _SHAPES = ("concave", "linear", "convex")
 # =============================================================================================
 # Small shared pieces
 # =============================================================================================
-def relative_curvature(load) -> np.ndarray:
-    """ĉ = ((D_0 − D_1) − (D_{L−1} − D_L)) / |D_0 − D_L| of curves (..., L+1); NaN passes through.
-
-    Dividing by the total drop makes curves of different separation comparable; ĉ is about the
-    largest gap between the curve and its chord, in units of the drop (``separation.curvature``).
-    """
-    d = np.asarray(load, dtype=float)
-    if d.ndim < 1 or d.shape[-1] < 3:
-        raise ValueError(f"load needs >= 3 points on its last axis; got shape {d.shape}")
-    c = (d[..., 0] - d[..., 1]) - (d[..., -2] - d[..., -1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return c / np.abs(d[..., 0] - d[..., -1])
-
-
-def shape_of(rc, tol: float = separation.SHAPE_TOL) -> np.ndarray:
-    """"concave" / "linear" / "convex" (or "nan") for relative curvatures ``rc``."""
-    rc = np.asarray(rc, dtype=float)
-    return np.where(~np.isfinite(rc), "nan", np.where(np.abs(rc) <= tol, "linear",
-                                                      np.where(rc < 0, "concave", "convex")))
-
-
 def _int(name, v, lo=1):
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")

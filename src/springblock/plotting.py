@@ -17,6 +17,8 @@ import numpy as np
 from matplotlib import colors as mcolors
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from . import separation
+
 LOAD_RED = "#c0392b"  # the red of the paper's Fig. 1 curves
 
 
@@ -373,9 +375,9 @@ def dynamics_figure(dyn, *, titles=None):
             ax.set_ylabel(r"$D_\ell$ (train, eval mode)")
             ax.legend(fontsize=7, ncol=2)
         final = h[-1]
-        c = (final[0] - final[1]) - (final[-2] - final[-1])
+        c = float(separation.curvature(final).c)
         axes[1, j].plot(np.arange(len(final)), final, "o-", color=LOAD_RED, ms=3)
-        axes[1, j].set_xlabel(f"layer ℓ   (c = {c:+.2f}, c/drop = {c / (final[0] - final[-1]):+.2f})", fontsize=8)
+        axes[1, j].set_xlabel(f"layer ℓ   (c = {c:+.2f}, c/drop = {separation.relative_curvature(final):+.2f})", fontsize=8)
         if j == 0:
             axes[1, j].set_ylabel("final $D_\\ell$")
     return fig

@@ -81,6 +81,17 @@ def resolve_device(device) -> "torch.device":  # noqa: F821  (torch imported laz
 # Per-experiment sizes. One entry per experiment; each maps scale -> settings dict.
 # Keep a comment per field. Modules own their own section; edit only yours.
 # ----------------------------------------------------------------------------------------
+FIG1_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Fig. 1 rows, top (ReLU) to bottom (linear)
+
+
+def _fig1(values, epochs, *, quick_values, quick_epochs):
+    """One Fig. 1 panel's scales: paper = the figure's grid × 10 seeds, default = the same grid × 1
+    seed, quick = two rows × two columns for CI. ``values`` are the figure's columns, left to right."""
+    return {"quick": dict(alphas=(0.0, 1.0), values=quick_values, seeds=1, epochs=quick_epochs),
+            "default": dict(alphas=FIG1_ALPHAS, values=values, seeds=1, epochs=epochs),
+            "paper": dict(alphas=FIG1_ALPHAS, values=values, seeds=10, epochs=epochs)}
+
+
 EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # --- chapter 1: separation metrics ------------------------------------------------
     "separation": {
@@ -170,34 +181,11 @@ EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
     # stochastic (paper: the figure's 8 columns); seeds: networks per cell, averaged (paper: 10);
     # epochs: training length (paper: 100, 200 for the learning-rate panel). default is the paper's grid
     # with one seed instead of ten (192 networks, ~6 min on a 2-core CPU)
-    "fig1_noise": {
-        "quick": dict(alphas=(0.0, 1.0), values=(0.5, 0.0), seeds=1, epochs=20),
-        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
-                        seeds=1, epochs=100),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
-                      seeds=10, epochs=100),
-    },
-    "fig1_lr": {
-        "quick": dict(alphas=(0.0, 1.0), values=(5e-2, 1e-3), seeds=1, epochs=20),
-        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
-                        seeds=1, epochs=200),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
-                      seeds=10, epochs=200),
-    },
-    "fig1_dropout": {
-        "quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=20),
-        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
-                        seeds=1, epochs=100),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
-                      seeds=10, epochs=100),
-    },
-    "fig1_batch": {
-        "quick": dict(alphas=(0.0, 1.0), values=(80, 640), seeds=1, epochs=3),
-        "default": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(10, 20, 40, 80, 160, 320, 640, 1280),
-                        seeds=1, epochs=100),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(10, 20, 40, 80, 160, 320, 640, 1280),
-                      seeds=10, epochs=100),
-    },
+    "fig1_noise": _fig1((0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0), 100, quick_values=(0.5, 0.0), quick_epochs=20),
+    "fig1_lr": _fig1((2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4), 200, quick_values=(5e-2, 1e-3), quick_epochs=20),
+    "fig1_dropout": _fig1((0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0), 100, quick_values=(0.2, 0.0),
+                          quick_epochs=20),
+    "fig1_batch": _fig1((10, 20, 40, 80, 160, 320, 640, 1280), 100, quick_values=(80, 640), quick_epochs=3),
     "fig4_dynamics": {
         # the three Fig. 4 settings (sweep.DYNAMICS) at slope alpha (paper: unstated, ReLU assumed);
         # seeds: runs per setting (curves averaged); record_every: epochs between recorded D_l

@@ -225,6 +225,27 @@ def curvature(load, tol: float = SHAPE_TOL) -> Curvature:
     return Curvature(c, v, shape.item() if shape.ndim == 0 else shape)
 
 
+def relative_curvature(load) -> np.ndarray:
+    """ĉ = ((D_0 − D_1) − (D_{L−1} − D_L)) / |D_0 − D_L| of curves (..., L+1); NaN passes through.
+
+    Dividing by the total drop makes curves of different separation comparable; ĉ is about the
+    largest gap between the curve and its chord, in units of the drop (:func:`curvature`).
+    """
+    d = np.asarray(load, dtype=float)
+    if d.ndim < 1 or d.shape[-1] < 3:
+        raise ValueError(f"load needs >= 3 points on its last axis; got shape {d.shape}")
+    c = (d[..., 0] - d[..., 1]) - (d[..., -2] - d[..., -1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return c / np.abs(d[..., 0] - d[..., -1])
+
+
+def shape_of(rc, tol: float = SHAPE_TOL) -> np.ndarray:
+    """"concave" / "linear" / "convex" (or "nan") for relative curvatures ``rc``."""
+    rc = np.asarray(rc, dtype=float)
+    return np.where(~np.isfinite(rc), "nan", np.where(np.abs(rc) <= tol, "linear",
+                                                      np.where(rc < 0, "concave", "convex")))
+
+
 def normalised_load(load) -> torch.Tensor:
     """Min–max normalise each curve along the last axis: (D − min D) / (max D − min D).
 

@@ -16,11 +16,11 @@ from typing import Sequence
 
 import numpy as np
 
-from . import scales
+from . import scales, separation
 from .cache import ResultCache
 from .train import ENGINE_VERSION, KINDS, TrainConfig, train_networks
 
-ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Fig. 1 rows, top (ReLU) to bottom (linear)
+ALPHAS = scales.FIG1_ALPHAS  # Fig. 1 rows, top (ReLU) to bottom (linear)
 SPLITS = ("train", "test")
 
 
@@ -42,15 +42,16 @@ class Panel:
         return f"{v:g}"
 
 
+def _panel(name, field, label, acc_range, letter) -> Panel:
+    grid = scales.settings(f"fig1_{name}", "paper")  # the figure's columns and epochs live there, once
+    return Panel(name, field, label, tuple(grid["values"]), grid["epochs"], acc_range, letter)
+
+
 PANELS = {
-    "noise": Panel("noise", "noise", "label + data noise p", (0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0),
-                   100, (83.4, 92.1), "a"),
-    "lr": Panel("lr", "lr", "learning rate", (2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
-                200, (82.1, 93.3), "b"),
-    "dropout": Panel("dropout", "dropout", "dropout rate", (0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
-                     100, (89.1, 93.5), "c"),
-    "batch": Panel("batch", "batch_size", "batch size", (10, 20, 40, 80, 160, 320, 640, 1280),
-                   100, (85.5, 93.9), "d"),
+    "noise": _panel("noise", "noise", "label + data noise p", (83.4, 92.1), "a"),
+    "lr": _panel("lr", "lr", "learning rate", (82.1, 93.3), "b"),
+    "dropout": _panel("dropout", "dropout", "dropout rate", (89.1, 93.5), "c"),
+    "batch": _panel("batch", "batch_size", "batch size", (85.5, 93.9), "d"),
 }
 
 # Fig. 4 (left column, spec §5.3): three training settings whose load curves end concave, linear
@@ -88,8 +89,9 @@ class PanelResult:
         separation are comparable (|c| / drop ≈ the largest gap to the chord, in units of the drop).
         """
         d = self.mean_load(split, kind)
-        c = (d[..., 0] - d[..., 1]) - (d[..., -2] - d[..., -1])
-        return c / np.abs(d[..., 0] - d[..., -1]) if relative else c
+        if relative:
+            return separation.relative_curvature(d)
+        return (d[..., 0] - d[..., 1]) - (d[..., -2] - d[..., -1])
 
     def mean_acc(self, split: str = "test") -> np.ndarray:
         return np.nanmean(self.test_acc if split == "test" else self.train_acc, axis=2)
@@ -147,9 +149,7 @@ def _cell_key(kind: str, cfg: TrainConfig, data, device_type: str, extra=None) -
 
 def _run_cells(namespace, cfgs, keys, data, device, progress, cache_dir, record_every=None):
     """Load cached cells; train the missing ones (each stored as soon as it is done)."""
-    from .scales import resolve_device
-
-    dev = resolve_device(device)
+    dev = scales.resolve_device(device)
     store = ResultCache(namespace, cache_dir)
     found = [store.load(k) for k in keys]
     todo = [i for i, r in enumerate(found) if r is None]
