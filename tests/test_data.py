@@ -225,3 +225,13 @@ def test_failed_write_leaves_nothing(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="disk full"):
         load_dataset(n_train=50)
     assert list((tmp_path / "cache" / "data").iterdir()) == []
+
+
+def test_cache_key_names_the_dataset_and_its_splits():
+    from types import SimpleNamespace
+
+    ds = data.load_dataset("mnist", n_train=100)
+    key = data.cache_key(ds)
+    assert key == {"name": ds.name, "description": ds.description, "n_train": 100, "n_test": len(ds.x_test)}
+    bare = SimpleNamespace(x_train=np.zeros((3, 2)), x_test=np.zeros((5, 2)))
+    assert data.cache_key(bare) == {"name": "custom", "description": "", "n_train": 3, "n_test": 5}

@@ -24,8 +24,8 @@ import numpy as np
 from torch import nn
 
 from .cache import ResultCache
-from .data import load_dataset
-from .generalization import (VERSION, _data_key, _seed_list, evaluate, relative_curvature, seeded, set_dropout,
+from .data import cache_key, load_dataset
+from .generalization import (VERSION, _seed_list, evaluate, relative_curvature, seeded, set_dropout,
                              train_module)
 from .models import MLP
 from .scales import resolve_device
@@ -134,7 +134,7 @@ def compare_with_fixed(dropouts=(0.0, 0.05, 0.1, 0.2), seeds: int = 3, epochs: i
             raise ValueError(f"dropouts must be rates in [0, 1); got {p!r}")
     config = dict(version=VERSION, dropouts=list(dropouts), seeds=sl, epochs=epochs, every=every, start=start,
                   gain_p=gain_p, gain_i=gain_i, p_max=p_max, target=target, alpha=alpha, lr=lr, hidden=hidden,
-                  width=width, data=_data_key(data), rng_device=dev.type)
+                  width=width, data=cache_key(data), rng_device=dev.type)
 
     def compute():
         xtr, ytr, xte, yte = (t.to(dev) for t in (data.x_train, data.y_train, data.x_test, data.y_test))

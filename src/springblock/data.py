@@ -69,6 +69,15 @@ class Dataset:
                                             for k in ("x_train", "y_train", "x_test", "y_test")})
 
 
+def cache_key(data) -> dict:
+    """What identifies a dataset inside a result-cache key: name, description and split sizes.
+
+    Any object with ``x_train``/``x_test`` works; one without a name counts as "custom".
+    """
+    return {"name": getattr(data, "name", "custom"), "description": getattr(data, "description", ""),
+            "n_train": int(data.x_train.shape[0]), "n_test": int(data.x_test.shape[0])}
+
+
 # ----------------------------------------------------------------------------- raw readers
 def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read an IDX file of unsigned bytes (MNIST format), gzipped or not."""

@@ -32,7 +32,7 @@ from torch import nn
 from . import separation
 from .separation import relative_curvature, shape_of  # re-exported: chapter 5 reads them as gen.*
 from .cache import ResultCache
-from .data import load_dataset
+from .data import cache_key, load_dataset
 from .models import CNN, MLP, LinearNet
 from .scales import resolve_device
 from .train import ENGINE_VERSION, TrainConfig, train_networks
@@ -72,11 +72,6 @@ def set_dropout(model: nn.Module, p: float) -> None:
     for m in model.modules():
         if isinstance(m, nn.Dropout):
             m.p = float(p)
-
-
-def _data_key(data) -> dict:
-    return {"name": data.name, "description": data.description, "n_train": int(data.x_train.shape[0]),
-            "n_test": int(data.x_test.shape[0])}
 
 
 # =============================================================================================
@@ -174,7 +169,7 @@ def engine_runs(configs: Sequence[TrainConfig], data, device="cpu", *, kinds: Se
     """
     dev = resolve_device(device)
     cache = ResultCache("generalization_mlp")
-    keys = [{"engine": ENGINE_VERSION, "config": c.asdict(), "data": _data_key(data), "kinds": list(kinds),
+    keys = [{"engine": ENGINE_VERSION, "config": c.asdict(), "data": cache_key(data), "kinds": list(kinds),
              "record_every": record_every, "rng_device": dev.type, "dtype": str(dtype)} for c in configs]
     found = [cache.load(k) for k in keys]
     todo = [i for i, f in enumerate(found) if f is None]
@@ -418,7 +413,7 @@ def cnn_dropout_protocol(dropouts=(0.0, 0.1, 0.3), pretrain_epochs: int = 30, re
     sl = _seed_list(seeds, seed)
     config = dict(version=VERSION, dropouts=list(dropouts), pretrain_epochs=pretrain_epochs,
                   resume_epochs=resume_epochs, seeds=sl, channels=channels, hidden=hidden, lr=lr,
-                  batch_size=batch_size, data=_data_key(data), rng_device=dev.type)
+                  batch_size=batch_size, data=cache_key(data), rng_device=dev.type)
 
     def compute():
 
@@ -528,7 +523,7 @@ def regression_load_experiment(names=("lazy", "default", "dropout", "large lr"),
     data = load_dataset("mnist", n_train=n_train)
     sl = _seed_list(seeds, seed)
     config = dict(version=VERSION, lrs=list(lrs), dropouts=list(dropouts), epochs=epochs, seeds=sl, alpha=alpha,
-                  hidden=hidden, width=width, data=_data_key(data), rng_device=dev.type)
+                  hidden=hidden, width=width, data=cache_key(data), rng_device=dev.type)
 
     def compute():
         _, xtr, ytr, xte, yte = _mnist(n_train, dev)
@@ -592,7 +587,7 @@ def torchvision_probe(arch: str = "mlp", epochs: int = 50, *, lr: float = 1e-3, 
     dev = resolve_device(device)
     data = load_dataset("mnist", n_train=n_train)
     config = dict(version=VERSION, arch=arch, epochs=epochs, lr=lr, batch_size=batch_size, dropout=dropout,
-                  seed=seed, data=_data_key(data), rng_device=dev.type)
+                  seed=seed, data=cache_key(data), rng_device=dev.type)
 
     def compute():
         _, xtr, ytr, xte, yte = _mnist(n_train, dev)

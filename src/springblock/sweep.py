@@ -18,6 +18,7 @@ import numpy as np
 
 from . import scales, separation
 from .cache import ResultCache
+from .data import cache_key
 from .train import ENGINE_VERSION, KINDS, TrainConfig, train_networks
 
 ALPHAS = scales.FIG1_ALPHAS  # Fig. 1 rows, top (ReLU) to bottom (linear)
@@ -135,15 +136,10 @@ def _seeds(seeds, base: int) -> list[int]:
     return out
 
 
-def _data_key(data) -> dict:
-    return {"name": getattr(data, "name", "custom"), "description": getattr(data, "description", ""),
-            "n_train": int(data.x_train.shape[0]), "n_test": int(data.x_test.shape[0])}
-
-
 def _cell_key(kind: str, cfg: TrainConfig, data, device_type: str, extra=None) -> dict:
     # device type is part of the key: dropout/noise draws come from device generators, so CPU and
     # CUDA runs are different (equally valid) random realisations
-    return {"experiment": kind, "engine": ENGINE_VERSION, "config": cfg.asdict(), "data": _data_key(data),
+    return {"experiment": kind, "engine": ENGINE_VERSION, "config": cfg.asdict(), "data": cache_key(data),
             "rng_device": device_type, **(extra or {})}
 
 
