@@ -180,6 +180,119 @@ def test_claim12_langevin_s14_is_nearly_linear_slightly_convex():
     assert 0.01 <= c <= 0.04 and c > 3 * se
 
 
+# ---------------------------------------------------------------- the schemes, step by step
+def _reference(dynamics, L, k, y, mu_r, mu_l, sigma, gamma, dt, steps, seed):
+    """One chain, float64, Gaussian independent noise, written out block by block from the docstring.
+
+    The simulator draws the noise of one chain as one (steps, L) block of standard normals when it
+    fits in a chunk, so the same seed gives the same kicks here."""
+    xi = np.random.default_rng(seed).standard_normal((steps, L))
+    x, v = np.zeros(L + 2), np.zeros(L)
+    x[-1] = y
+
+    def static(F):  # the dead zone g(F) at rest
+        return F - np.clip(F, -mu_l, mu_r)
+
+    for n in range(steps):
+        F = k * (x[:-2] + x[2:] - 2 * x[1:-1])
+        if dynamics == "overdamped":
+            x[1:-1] += dt * static(F + sigma * xi[n])
+            continue
+        if dynamics == "second_order":
+            F = F + sigma * xi[n]  # friction sees the noisy force
+        if dynamics == "langevin_sign":  # -μ_r (v > 0), +μ_l (v < 0), nothing at rest; no sticking
+            net = F - np.where(v > 0, mu_r, np.where(v < 0, -mu_l, 0.0))
+            vnew = v + dt * (net - gamma * v)
+        else:  # kinetic friction while moving, the dead zone at rest, no reversal within a step
+            net = np.where(v > 0, F - mu_r, np.where(v < 0, F + mu_l, static(F)))
+            vnew = v + dt * (net - gamma * v)
+            vnew = np.where(v * vnew < 0, 0.0, vnew)
+        if dynamics in ("langevin", "langevin_sign"):
+            vnew = vnew + sigma * np.sqrt(dt) * xi[n]  # noise on the velocity, after friction
+        v = vnew
+        x[1:-1] += dt * v
+    return x[1:-1], v
+
+
+@pytest.mark.parametrize("dynamics", chain.DYNAMICS)
+@pytest.mark.parametrize("mu_r, mu_l, sigma", [(0.02, 0.06, 0.05), (0.05, 0.01, 0.3), (0.03, 0.03, 0.0)])
+def test_every_scheme_matches_its_step_written_out(dynamics, mu_r, mu_l, sigma):
+    kw = dict(L=5, k=1.3, y=0.8, mu_r=mu_r, mu_l=mu_l, sigma=sigma, gamma=2.0, dt=0.05, steps=600, seed=21)
+    r = chain.simulate(dynamics=dynamics, **kw)
+    x, v = _reference(dynamics, **kw)
+    np.testing.assert_allclose(r.x[0], x, rtol=0, atol=1e-12)
+    if dynamics == "overdamped":
+        assert r.v is None
+    else:
+        np.testing.assert_allclose(r.v[0], v, rtol=0, atol=1e-12)
+    assert np.max(np.abs(x)) > 0.1  # the chains moved
+
+
+def test_schemes_table():
+    assert chain.DYNAMICS == ("overdamped", "second_order", "langevin", "langevin_sign") == tuple(chain.SCHEMES)
+    assert chain.DEFAULT_GAMMA == {"second_order": 5.0, "langevin": 1.0, "langevin_sign": 1.0}
+    for name, scheme in chain.SCHEMES.items():  # each bound is the one the simulator enforces
+        assert chain.max_stable_dt(L, 2.0, name, 1.5) == scheme.max_dt(L, 2.0, 1.5)
+    assert chain.max_stable_dt(L, 1.0, "langevin_sign") == chain.max_stable_dt(L, 1.0, "langevin")
+    w2 = 2 + 2 * np.cos(np.pi / (L + 1))  # the stiffest mode at k = 1
+    assert chain.max_stable_dt(L) == pytest.approx(2 / w2)
+    dt = chain.max_stable_dt(L, 1.0, "second_order", 3.0)
+    assert w2 * dt**2 + 2 * 3.0 * dt == pytest.approx(4.0)
+    assert chain.max_stable_dt(L, 1.0, "second_order") == chain.max_stable_dt(L, 1.0, "second_order", 5.0)
+    with pytest.raises(ValueError, match="^dynamics must be one of"):
+        chain.max_stable_dt(L, 1.0, "verlet")
+    with pytest.raises(ValueError, match="^L must be an integer"):
+        chain.max_stable_dt(0)
+
+
+def test_default_gamma_is_used():
+    for dyn, g in chain.DEFAULT_GAMMA.items():
+        kw = dict(mu_r=0.01, sigma=0.1, steps=300, seed=3, dynamics=dyn)
+        np.testing.assert_array_equal(chain.simulate(**kw).x, chain.simulate(gamma=g, **kw).x)
+        assert chain.simulate(**kw).params["gamma"] == g
+
+
+def test_langevin_sign_has_no_static_friction_and_no_sticking():
+    """Overwhelming friction (μ = 10 > every elastic force): the stick–slip convention never moves;
+    the notebook convention feels no friction at rest, so the last block starts, then friction
+    reverses it within one step."""
+    kw = dict(mu_r=10.0, mu_l=10.0, dt=0.05, gamma=1.0)
+    for steps in (1, 2, 50):
+        stuck = chain.simulate(dynamics="langevin", steps=steps, **kw)
+        assert np.all(stuck.x == 0) and np.all(stuck.v == 0)
+    one = chain.simulate(dynamics="langevin_sign", steps=1, **kw)
+    np.testing.assert_allclose(one.v[0], np.r_[np.zeros(L - 1), 0.05], atol=1e-16)  # v = dt·k·y
+    np.testing.assert_allclose(one.x[0], np.r_[np.zeros(L - 1), 0.05**2], atol=1e-16)
+    two = chain.simulate(dynamics="langevin_sign", steps=2, **kw)
+    v1, x1 = 0.05, 0.05**2
+    v2 = v1 + 0.05 * ((1.0 - 2 * x1) - 1.0 * v1 - 10.0)  # moving right: -μ_r, and no stop at v = 0
+    assert v2 < 0 and two.v[0, -1] == pytest.approx(v2, abs=1e-15)
+    assert two.v[0, -2] == pytest.approx(0.05 * 1.0 * x1, abs=1e-15)  # block L-1 is pulled at rest: f = 0
+
+
+def test_langevin_sign_chatters_where_langevin_sticks():
+    """Without noise the stick–slip chain settles on Eq. 7 at rest; the sign convention never comes to
+    rest (every step at v ≈ 0 feels ±μ), so it keeps moving and misses Eq. 7."""
+    kw = dict(mu_r=0.02, mu_l=0.06, gamma=5.0, dt=0.05, steps=20_000)
+    eq7 = th.equilibrium(L, 1.0, 1.0, 0.02)
+    stick = chain.simulate(dynamics="langevin", **kw)
+    np.testing.assert_allclose(stick.x[0], eq7, atol=1e-10)
+    sign = chain.simulate(dynamics="langevin_sign", **kw)
+    assert np.max(np.abs(sign.v)) > 1e-5
+    assert np.max(np.abs(sign.x[0] - eq7)) > 1e-2
+    # the sign chain's velocities stay of the order of one friction kick dt·μ
+    assert np.max(np.abs(sign.v)) < 2 * kw["dt"] * 0.06
+
+
+def test_langevin_sign_large_noise_reaches_eq8():
+    mu_r, mu_l = np.array([0.02, 0.06]), np.array([0.06, 0.02])
+    r = chain.simulate(mu_r=mu_r, mu_l=mu_l, sigma=0.3, dynamics="langevin_sign", dt=0.05, steps=10_000,
+                       realisations=30, seed=10, record_every=100)
+    per_run = th.friction_from_load(r.trajectory[..., 50:, :]).mean(-1)
+    mean, se = mean_se(per_run)
+    assert np.all(np.abs(mean - (mu_r - mu_l) / 2) < 3 * se + 1e-3), (mean, se)
+
+
 # ---------------------------------------------------------------- time-step convergence
 def _laplacian(k=1.0):
     A = -2 * np.eye(L) + np.eye(L, k=1) + np.eye(L, k=-1)
@@ -188,7 +301,7 @@ def _laplacian(k=1.0):
     return k * A, k * b
 
 
-@pytest.mark.parametrize("dynamics", ["overdamped", "second_order", "langevin"])
+@pytest.mark.parametrize("dynamics", chain.DYNAMICS)
 def test_first_order_convergence_in_dt(dynamics):
     """Frictionless, noiseless runs against the exact solution at t = 5: error ∝ dt."""
     A, b = _laplacian()
@@ -235,6 +348,50 @@ def test_bounded_noise_kinds_stay_in_bounds(noise, bound, dtype):
     z = chain._standard_noise(rng, noise, 200_000, np.dtype(dtype).type, truncate=1.5)
     assert z.dtype == np.dtype(dtype) and np.max(np.abs(z)) <= bound
     assert abs(z.mean()) < 0.01
+
+
+@pytest.mark.parametrize("truncate", [0.3, 1.5, 3.0])
+def test_truncated_draws_are_the_truncated_gaussian(truncate):
+    from scipy import stats
+
+    z = chain._standard_noise(np.random.default_rng(2), "truncated", 100_000, np.float64, truncate)
+    assert np.max(np.abs(z)) <= truncate
+    c, phi = truncate, np.exp(-truncate**2 / 2) / np.sqrt(2 * np.pi)
+    var = 1 - 2 * c * phi / (2 * stats.norm.cdf(c) - 1)  # variance of N(0, 1) conditioned on |Z| <= c
+    assert z.var() == pytest.approx(var, rel=0.02)
+    assert stats.kstest(z, stats.truncnorm(-c, c).cdf).pvalue > 1e-3
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_tiny_truncation_is_fast_and_bounds_every_kick(dtype):
+    """Drawn by inverting the CDF: no rejection loop, however narrow the cut (the old redraw loop
+    would practically never finish at truncate = 1e-6)."""
+    import time
+
+    t0 = time.perf_counter()
+    r = chain.simulate(sigma=0.5, noise="truncated", truncate=1e-6, steps=2_000, realisations=50, seed=1, dtype=dtype)
+    assert time.perf_counter() - t0 < 10
+    assert np.all(np.isfinite(r.x))
+    # one frictionless step from rest: an interior block moves by its force kick dt·σ·ξ alone
+    one = chain.simulate(sigma=0.5, noise="truncated", truncate=1e-6, steps=1, realisations=500, seed=2, dtype=dtype)
+    kicks = one.x[:, : L - 1] / (0.01 * 0.5)
+    slack = 1 + (1e-15 if dtype == "float64" else 1e-6)
+    assert np.max(np.abs(kicks)) <= 1e-6 * slack
+    assert np.max(np.abs(kicks)) > 0.9e-6 and np.ptp(kicks) > 0  # spread over the whole interval
+    # Langevin: the kick is on the velocity, σ·√dt·ξ
+    lv = chain.simulate(sigma=0.5, noise="truncated", truncate=1e-6, steps=1, realisations=500, seed=2,
+                        dtype=dtype, dynamics="langevin")
+    assert np.max(np.abs(lv.v[:, : L - 1])) <= 1e-6 * 0.5 * np.sqrt(0.01) * slack
+
+
+def test_truncated_noise_agrees_with_the_closed_form_effective_friction():
+    sigma, truncate, n = 0.05, 1.5, 400_000
+    eps = sigma * chain._standard_noise(np.random.default_rng(3), "truncated", n, np.float64, truncate)
+    for F in [-0.08, -0.02, 0.0, 0.03, 0.1]:
+        samples = th.drive(F + eps, 0.02, 0.06)
+        mc, se = F - samples.mean(), samples.std() / np.sqrt(n)
+        closed = th.effective_friction(F, sigma, 0.02, 0.06, "truncated", truncate=truncate)
+        assert abs(closed - mc) < 4 * se + 1e-12, (F, closed, mc)
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -302,17 +459,51 @@ def test_non_finite_parameter_is_named(name, bad):
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(L=0), "L"), (dict(L=2.5), "L"), (dict(steps=-1), "steps"), (dict(realisations=0), "realisations"),
-    (dict(k=0.0), "k"), (dict(dt=0.0), "dt"), (dict(dynamics="verlet"), "dynamics"),
-    (dict(noise="cauchy"), "noise"), (dict(record_every=0), "record_every"), (dict(dtype="float16"), "dtype"),
-    (dict(truncate=0.0), "truncate"), (dict(mu_r="a lot"), "mu_r"),
+    (dict(L=0), "L"), (dict(L=2.5), "L"), (dict(L=True), "L"), (dict(steps=-1), "steps"),
+    (dict(steps=10.0), "steps"), (dict(realisations=0), "realisations"), (dict(k=0.0), "k"), (dict(dt=0.0), "dt"),
+    (dict(dt=True), "dt"), (dict(dt="0.01"), "dt"), (dict(dynamics="verlet"), "dynamics"),
+    (dict(dynamics=["langevin"]), "dynamics"), (dict(noise="cauchy"), "noise"), (dict(record_every=0), "record_every"),
+    (dict(record_every=2.0), "record_every"), (dict(dtype="float16"), "dtype"), (dict(truncate=0.0), "truncate"),
+    (dict(truncate="2"), "truncate"), (dict(mu_r="a lot"), "mu_r"), (dict(synchronous=1), "synchronous"),
+    (dict(synchronous="yes"), "synchronous"), (dict(seed=-1), "seed"), (dict(seed="12"), "seed"),
+    (dict(seed=1.5), "seed"), (dict(seed=True), "seed"), (dict(gamma=[1.0, "x"]), "gamma"),
 ])
 def test_other_bad_input_is_named(kwargs, name):
-    with pytest.raises((ValueError, TypeError), match=name):
+    with pytest.raises(ValueError, match=f"^{name} "):
         chain.simulate(**{"steps": 1, **kwargs})
 
 
-@pytest.mark.parametrize("dynamics", ["overdamped", "second_order", "langevin"])
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(L=0), r"L must be an integer in \[1, inf"),
+    (dict(steps=-1), r"steps must be an integer in \[0, inf"),
+    (dict(dt=-0.1), r"dt must lie in \(0, inf"),
+    (dict(seed=-1), r"seed must be an integer in \[0, inf.*got -1"),
+    (dict(seed="12"), r"seed must be an integer in \[0, inf.*got '12'"),
+    (dict(mu_r=-0.1), r"mu_r must be >= 0 everywhere"),
+    (dict(k=np.array([1.0, 0.0])), r"k must be > 0 everywhere"),
+    (dict(dynamics="verlet"), r"dynamics must be one of \('overdamped', 'second_order', 'langevin', 'langevin_sign'\)"),
+    (dict(noise="cauchy"), r"noise must be one of \('gaussian', 'truncated', 'uniform'\)"),
+])
+def test_messages_state_the_allowed_range(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        chain.simulate(**{"steps": 1, **kwargs})
+
+
+def test_numpy_scalars_are_accepted_and_stored_as_plain_numbers():
+    kw = dict(mu_r=0.02, sigma=0.1, realisations=2)
+    ref = chain.simulate(L=5, steps=50, seed=5, truncate=1.5, dt=float(np.float32(0.01)), noise="truncated",
+                         synchronous=True, record_every=10, **kw)
+    got = chain.simulate(L=np.int32(5), steps=np.int64(50), seed=np.int64(5), truncate=np.float32(1.5),
+                         dt=np.float32(0.01), noise=np.str_("truncated"), synchronous=np.bool_(True),
+                         record_every=np.int16(10), **kw)
+    np.testing.assert_array_equal(got.x, ref.x)
+    np.testing.assert_array_equal(got.trajectory, ref.trajectory)
+    for name in ("L", "steps", "dt", "truncate", "synchronous", "record_every"):
+        assert type(got.params[name]) is type(ref.params[name]) and got.params[name] == ref.params[name], name
+    assert type(got.params["L"]) is int and type(got.params["dt"]) is float and got.params["synchronous"] is True
+
+
+@pytest.mark.parametrize("dynamics", chain.DYNAMICS)
 def test_unstable_time_step_is_refused(dynamics):
     limit = chain.max_stable_dt(L, 2.0, dynamics, 1.0)
     chain.simulate(k=2.0, dt=0.99 * limit, dynamics=dynamics, gamma=1.0, steps=10)

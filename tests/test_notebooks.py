@@ -15,12 +15,33 @@ def code_cells(nb):
     return [c for c in nb.cells if c.cell_type == "code" and "injected-parameters" not in c.metadata.get("tags", [])]
 
 
-def test_there_are_five_chapters_and_toc_lists_them():
-    assert [p.stem[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05"]
+PAGES = sorted((ROOT / "book").glob("*.md"))
+EXECUTED = [p for p in PAGES if "```{code-cell}" in p.read_text()]
+
+
+def test_seven_chapters_and_the_toc_lists_every_page():
+    assert [p.stem[:2] for p in CHAPTERS] == ["01", "02", "03", "04", "05", "06", "07"]
     toc = (ROOT / "_toc.yml").read_text()
-    for p in CHAPTERS:
-        assert f"file: {p.stem}" in toc
+    for p in PAGES:
+        assert p.stem in toc, f"{p.name} is not in _toc.yml"
     assert (ROOT / "book" / "_toc.yml").resolve() == (ROOT / "_toc.yml").resolve()
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+def test_pages_never_point_readers_to_the_working_notes(path):
+    text = path.read_text()
+    for word in ("paper-spec", "spec §", "../shared"):
+        assert word not in text, f"{path.name} mentions {word!r}"
+
+
+@pytest.mark.parametrize("path", [p for p in EXECUTED if p not in CHAPTERS], ids=lambda p: p.stem)
+def test_other_executed_pages_take_the_same_parameters(path):
+    nb = jupytext.read(path)
+    cells = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(cells) == 1, "exactly one cell tagged 'parameters'"
+    names = {}
+    exec(cells[0].source, {}, names)
+    assert set(names) >= {"device", "scale", "seed"}
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)

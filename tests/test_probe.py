@@ -2,7 +2,7 @@ import pytest
 import torch
 from torch import nn
 
-from springblock import probe, separation
+from springblock import probe, separation, shape
 
 
 def mlp(seed=0):
@@ -199,3 +199,19 @@ def test_torchvision_resnet18():
     assert probe.load_curve(model, x, y, layers="layer[34]", include_input=False).names == ("layer3", "layer4")
     with pytest.raises(RuntimeError, match="called 2 times"):  # BasicBlock reuses its one ReLU
         probe.load_curve(model, x, y, layers="layer1.0.relu")
+
+
+def test_curvature_is_the_authors_c_as_a_float():
+    model, (x, y) = mlp(), data()
+    res = probe.load_curve(model, x, y, layers=["0.2", "1.2", "2"])
+    assert res.load.dtype == torch.float32
+    c = res.curvature()
+    assert type(c) is float
+    d = res.load.double()
+    assert c == pytest.approx(((d[0] - d[1]) - (d[-2] - d[-1])).item(), abs=1e-12)
+    assert c == pytest.approx(float(shape.curvature(d.numpy())), abs=0)
+    assert c != 0.0  # a real network's curve is not exactly straight
+    # a curve of two entries (L = 1) has no curvature
+    short = probe.load_curve(model, x, y, layers=["2"])
+    with pytest.raises(ValueError, match="load must have >= 3 points"):
+        short.curvature()

@@ -1,60 +1,153 @@
+"""springblock.scales: the parameters-cell contract, and every experiment's settings at every scale
+bind to the function they feed (no misspelt or missing keyword); springblock.devices."""
+import inspect
+
 import pytest
 import torch
 
-from springblock import scales
+from springblock import devices, results, scales
+
+NAMES = sorted(scales.EXPERIMENTS)
+# arguments the callers pass themselves, not through settings(): the feeding function -> names
+CALLER_ARGS = {"run_panel": {"panel"}, "resize_comparison": {"panels"}, "chain_fits": {"history", "epochs"},
+               "accuracy_vs_shape": {"acc", "load"}}
 
 
-def test_check_accepts_the_contract():
-    assert scales.check("cpu", "quick", 3) == scales.RunParams("cpu", "quick", 3)
+# ------------------------------------------------------------------ check
+@pytest.mark.parametrize("device, scale, seed", [("cpu", "quick", 0), ("cpu", "default", 3), ("cpu", "paper", 10**6)])
+def test_check_accepts_the_contract(device, scale, seed):
+    assert scales.check(device, scale, seed) == scales.RunParams(device, scale, seed)
 
 
-@pytest.mark.parametrize(
-    "kwargs, word",
-    [
-        (dict(device="tpu"), "device"),
-        (dict(scale="huge"), "scale"),
-        (dict(seed=-1), "seed"),
-        (dict(seed=1.5), "seed"),
-        (dict(seed=True), "seed"),
-    ],
-)
+def test_check_records_the_scale_for_the_run_log():
+    scales.check("cpu", "paper", 0)
+    assert results.TAGS["scale"] == "paper"
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    (dict(device="tpu"), "device"),
+    (dict(device="CPU"), "device"),
+    (dict(device=None), "device"),
+    (dict(scale="huge"), "scale"),
+    (dict(scale=["quick"]), "scale"),
+    (dict(seed=-1), "seed"),
+    (dict(seed=1.5), "seed"),
+    (dict(seed=True), "seed"),
+    (dict(seed="0"), "seed"),
+])
 def test_check_names_the_bad_parameter(kwargs, word):
     with pytest.raises(ValueError, match=word):
         scales.check(**kwargs)
 
 
-@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_a_refused_check_records_no_scale():
+    with pytest.raises(ValueError):
+        scales.check("cpu", "huge", 0)
+    assert "scale" not in results.TAGS
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error on a machine without CUDA")
 def test_cuda_requested_without_cuda_fails_fast():
     with pytest.raises(RuntimeError, match="cuda"):
         scales.check("cuda", "quick", 0)
     with pytest.raises(RuntimeError, match="cuda"):
-        scales.resolve_device("cuda")
+        devices.resolve_device("cuda")
+    with pytest.raises(RuntimeError, match="cuda"):
+        devices.resolve_device("cuda:0")
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_resolves_where_present():
-    assert scales.resolve_device("cuda").type == "cuda"
+    assert devices.resolve_device("cuda").type == "cuda"
+    assert scales.check("cuda", "quick", 0).device == "cuda"
+    with pytest.raises(ValueError, match="out of range"):
+        devices.resolve_device(f"cuda:{torch.cuda.device_count()}")
 
 
-def test_resolve_device_rejects_unknown():
-    with pytest.raises(ValueError, match="device"):
-        scales.resolve_device("banana")
-    assert scales.resolve_device("cpu") == torch.device("cpu")
+def test_resolve_device():
+    assert devices.resolve_device("cpu") == torch.device("cpu")
+    assert devices.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    for bad in ("banana", "meta", 3.5):
+        with pytest.raises(ValueError, match="device"):
+            devices.resolve_device(bad)
 
 
-def test_every_experiment_defines_every_scale():
-    for name, entry in scales.EXPERIMENTS.items():
-        assert set(entry) == set(scales.SCALES), name
-        for scale in scales.SCALES:
-            assert dict(scales.settings(name, scale)) == entry[scale]
+def test_devices_is_what_check_and_the_cli_accept():
+    assert scales.DEVICES == devices.DEVICES == ("cpu", "cuda")
 
 
-def test_settings_errors_and_read_only():
-    with pytest.raises(ValueError, match="experiment"):
-        scales.settings("nope", "quick")
-    with pytest.raises(ValueError, match="scale"):
-        scales.settings("separation", "nope")
+# ------------------------------------------------------------------ every experiment, every scale
+def _caller_args(fn) -> set:
+    return CALLER_ARGS.get(fn.__name__, set())
+
+
+@pytest.mark.parametrize("scale", scales.SCALES)
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_bind_to_the_function_they_feed(name, scale):
+    entry = scales.EXPERIMENTS[name]
+    fn = entry.function()
+    s = dict(scales.settings(name, scale))
+    sig = inspect.signature(fn)
+    sig.bind_partial(**s)  # TypeError on a keyword the function does not take
+    required = {p.name for p in sig.parameters.values() if p.default is p.empty
+                and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    assert required - set(s) <= _caller_args(fn), f"{name} at {scale}: required but not set"
+    assert not set(s) & _caller_args(fn)
+
+
+def test_every_function_feeds_its_entry():
+    for name in NAMES:
+        module, func = scales.EXPERIMENTS[name].feeds.split(":")
+        fn = scales.EXPERIMENTS[name].function()
+        assert callable(fn) and fn.__module__ == module and fn.__name__ == func
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_budgets_only_change_what_the_paper_sets(name):
+    entry = scales.EXPERIMENTS[name]
+    assert set(entry.budgets) <= set(scales.SCALES), f"{name}: budget for an unknown scale"
+    for scale, budget in entry.budgets.items():
+        assert set(budget) <= set(entry.paper), f"{name}: the {scale} budget sets {set(budget) - set(entry.paper)}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_settings_are_the_papers_with_the_budget(name):
+    entry = scales.EXPERIMENTS[name]
+    assert dict(scales.settings(name, "paper")) == {**entry.paper, **entry.budgets.get("paper", {})}
+    for scale in scales.SCALES:
+        s = scales.settings(name, scale)
+        assert set(s) == set(entry.paper)
+        for k, v in s.items():
+            assert v == entry.budgets.get(scale, {}).get(k, entry.paper[k])
+
+
+def test_fig1_panels_share_the_rows_at_each_scale():
+    for scale in scales.SCALES:
+        rows = {scales.settings(f"fig1_{p}", scale)["alphas"] for p in ("noise", "lr", "dropout", "batch")}
+        assert len(rows) == 1, scale
+    assert scales.settings("fig1_noise", "paper")["alphas"] == scales.FIG1_ALPHAS
+
+
+# ------------------------------------------------------------------ settings()
+def test_settings_are_read_only():
     s = scales.settings("separation", "quick")
     with pytest.raises(TypeError):
         s["epochs"] = 1
+    with pytest.raises(TypeError):
+        del s["epochs"]
+    assert scales.settings("separation", "quick")["epochs"] == 20
+
+
+def test_nested_settings_cannot_change_the_papers():
+    s = scales.settings("fig4_dynamics", "paper")
+    s["settings"]["b"]["lr"] = 1.0  # a caller editing its copy ...
+    assert scales.EXPERIMENTS["fig4_dynamics"].paper["settings"]["b"]["lr"] == 1e-4  # ... leaves the paper's alone
+    assert scales.settings("fig4_dynamics", "paper")["settings"]["b"]["lr"] == 1e-4
+
+
+@pytest.mark.parametrize("name, scale, word", [("nope", "quick", "name"), ("separation", "nope", "scale"),
+                                               ("separation", "Quick", "scale"), (None, "quick", "name")])
+def test_settings_reject_unknown_names_naming_the_parameter(name, scale, word):
+    with pytest.raises(ValueError, match=word):
+        scales.settings(name, scale)

@@ -92,6 +92,9 @@ def test_num_classes_and_total_covariance():
     sw, sb = sep.class_statistics(x, labels, num_classes=3)
     total = torch.cov(x.T, correction=0)  # Σ_w + Σ_b = biased total covariance
     torch.testing.assert_close(sw + sb, total)
+    # num_classes is any integer >= 2 (NumPy integers included) and gives the same numbers
+    for kind in KINDS:
+        assert sep.data_separation(x, labels, kind, num_classes=np.int64(3)) == sep.data_separation(x, labels, kind)
 
 
 # ---------------------------------------------------------------- invariances
@@ -186,67 +189,113 @@ def test_float32_close_to_float64(kind):
     assert d32.item() == pytest.approx(d64.item(), abs=1e-4)
 
 
-# ---------------------------------------------------------------- curvature
-L = 7
-ELL = np.arange(L + 1, dtype=float)
+# ---------------------------------------------------------------- several kinds at once
+@pytest.mark.parametrize("stacked", [False, True])
+def test_load_curves_equal_load_curve_per_kind(stacked):
+    g = torch.Generator().manual_seed(30)
+    labels = torch.arange(36) % 4
+    layers = torch.randn(2, 5, 36, 6, generator=g, dtype=torch.float64) + 0.7 * labels[:, None]
+    layers = layers if stacked else list(layers.unbind(1))  # (2, L+1, N, d) or L+1 tensors (2, N, d)
+    curves = sep.load_curves(layers, labels)
+    assert set(curves) == set(KINDS)
+    for kind in KINDS:
+        assert torch.equal(curves[kind], sep.load_curve(layers, labels, kind))
+    two = sep.load_curves(layers, labels, kinds=["inverse", "trace"], num_classes=4)
+    assert list(two) == ["inverse", "trace"]
+    assert torch.equal(two["inverse"], curves["inverse"]) and torch.equal(two["trace"], curves["trace"])
 
 
-def test_linear_curve_has_zero_curvature():
-    cur = sep.curvature(3.0 - 0.4 * ELL)
-    assert abs(cur.c.item()) < 1e-12 and abs(cur.v.item()) < 1e-12
-    assert cur.shape == "linear"
+def test_load_curves_with_different_widths():
+    x, labels = blobs(n=40, d=6, c=3, seed=31)
+    layers = [x, x[:, :3], torch.cat([x, x**2], 1)]
+    curves = sep.load_curves(layers, labels, kinds=("pinv",))
+    torch.testing.assert_close(curves["pinv"], torch.stack([sep.data_separation(f, labels, "pinv") for f in layers]))
 
 
-def test_concave_and_convex():
-    concave = sep.curvature(1 - (ELL / L) ** 2)  # contributions grow with depth
-    convex = sep.curvature((1 - ELL / L) ** 2)  # contributions shrink with depth
-    assert concave.c.item() < 0 and concave.shape == "concave"
-    assert convex.c.item() > 0 and convex.shape == "convex"
+def test_load_curves_check_finite():
+    x, labels = blobs(n=24, d=4, c=3, seed=32)
+    bad = torch.where(x > 1, math.nan, x)
+    with pytest.raises(ValueError, match=r"layer_features\[1\] contains non-finite"):
+        sep.load_curves([x, bad], labels)
+    # check_finite=False skips the check (for callers that made it): the NaN layer gives NaN, the other is unchanged
+    got = sep.load_curves([x, bad], labels, kinds=("trace",), check_finite=False)["trace"]
+    assert got[0] == sep.data_separation(x, labels) and torch.isnan(got[1])
 
 
-def test_curvature_matches_formula():
-    rng = np.random.default_rng(17)
-    load = np.cumsum(rng.uniform(-1, 0, size=L + 1))
-    d = load[:-1] - load[1:]
-    cur = sep.curvature(torch.as_tensor(load))
-    assert cur.c.item() == pytest.approx((load[0] - load[1]) - (load[-2] - load[-1]), abs=1e-12)
-    assert cur.c.item() == pytest.approx(sum(d[i] - d[i + 1] for i in range(L - 1)), abs=1e-12)
-    assert cur.v.item() == pytest.approx(np.std(d), abs=1e-12)
+@pytest.mark.parametrize(
+    "call, word",
+    [
+        (lambda: sep.load_curves([X, X], Y, kinds=("trace", "logdet")), "kind"),
+        (lambda: sep.load_curves([], Y), "layer_features"),
+        (lambda: sep.load_curves(X, Y), "layer_features"),  # one (N, d) tensor is not a stack of layers
+        (lambda: sep.load_curves([X, X[:-1]], Y), "labels"),
+        (lambda: sep.load_curves([X], Y, num_classes=1), "num_classes"),
+    ],
+)
+def test_load_curves_bad_input(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
 
 
-def test_shape_threshold_is_relative_to_total_drop():
-    # quadratic bulge: c = 2 q (L - 1), total drop = L - q L^2 ... so |c|/drop is known
-    q = -0.005
-    load = -ELL + q * ELL**2
-    ratio = abs(2 * q * (L - 1)) / abs(load[0] - load[-1])
-    assert sep.curvature(load, tol=ratio * 1.01).shape == "linear"
-    assert sep.curvature(load, tol=ratio * 0.99).shape == "concave"
-    # scale and offset free
-    assert sep.curvature(1e-3 * load + 5, tol=ratio * 0.99).shape == "concave"
-    assert sep.curvature(1e-3 * load + 5, tol=ratio * 1.01).shape == "linear"
+# ---------------------------------------------------------------- degenerate features
+def test_coinciding_class_means_are_no_separation():
+    labels = torch.arange(8) % 2
+    constant = torch.full((8, 3), 2.5, dtype=torch.float64)  # Σ_w = Σ_b = 0
+    symmetric = torch.tensor([[1.0, 0], [0, 1], [-1, 0], [0, -1]] * 2, dtype=torch.float64)  # both means at 0
+    for x in (constant, symmetric, constant.float()):
+        assert sep.class_traces(x, labels)[1] == 0
+        assert sep.data_separation(x, labels, "trace").item() == math.inf
+        assert sep.data_separation(x, labels, "pinv").item() == math.inf
+        assert sep.data_separation(x, labels, "inverse").item() == -math.inf  # the inverse grows with separation
 
 
-def test_curvature_batched():
-    loads = torch.stack([torch.as_tensor(f) for f in (1 - ELL / L, 1 - (ELL / L) ** 2, (1 - ELL / L) ** 2)])
-    loads = torch.stack([loads, loads.flip(0)])  # (2, 3, L+1)
-    cur = sep.curvature(loads)
-    assert cur.c.shape == cur.v.shape == (2, 3)
-    assert cur.shape.shape == (2, 3)
-    assert cur.shape.tolist() == [["linear", "concave", "convex"], ["convex", "concave", "linear"]]
-    for i in range(2):
-        for j in range(3):
-            assert cur.c[i, j].item() == pytest.approx(sep.curvature(loads[i, j]).c.item())
+def test_classes_on_their_own_points_are_perfect_separation():
+    labels = torch.arange(8) % 2  # four samples per class: the class means are exact
+    x = torch.tensor([[0.0, 0.0], [2.0, 2.0]], dtype=torch.float64)[labels]
+    for xx in (x, x.float(), 1e-3 * x + 7):
+        tw, tb = sep.class_traces(xx, labels)
+        assert tw == 0 and tb > 0
+        assert sep.data_separation(xx, labels, "trace").item() == -math.inf
+        assert sep.data_separation(xx, labels, "pinv").item() == -math.inf
+        assert sep.data_separation(xx, labels, "inverse").item() == math.inf
 
 
-def test_normalised_load():
-    torch.testing.assert_close(
-        sep.normalised_load(torch.tensor([2.0, 1.0, 0.5])), torch.tensor([1.0, 1 / 3, 0.0])
-    )
-    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(18), dtype=torch.float64)
-    norm = sep.normalised_load(x)
-    torch.testing.assert_close(norm.amin(-1), torch.zeros(4, dtype=torch.float64))
-    torch.testing.assert_close(norm.amax(-1), torch.ones(4, dtype=torch.float64))
-    torch.testing.assert_close(sep.normalised_load(3 * x - 1), norm)
+def test_degenerate_entries_of_a_batch_do_not_affect_the_others():
+    x, labels = blobs(n=12, d=3, c=3, seed=33)
+    batch = torch.stack([x, torch.ones_like(x), torch.tensor([[0.0, 1, 2], [3, 4, 5], [6, 7, 8]],
+                                                           dtype=torch.float64)[labels]])
+    for kind, (none, perfect) in {"trace": (math.inf, -math.inf), "pinv": (math.inf, -math.inf),
+                                  "inverse": (-math.inf, math.inf)}.items():
+        got = sep.data_separation(batch, labels, kind)
+        assert got[0] == sep.data_separation(x, labels, kind)
+        assert got[1].item() == none and got[2].item() == perfect
+        torch.testing.assert_close(sep.load_curves(batch[:, None], labels, (kind,))[kind][:, 0], got)
+
+
+# ---------------------------------------------------------------- scale safety
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("dtype, scale", [(torch.float32, 1e30), (torch.float32, 1e-30), (torch.float64, 1e200),
+                                          (torch.float64, 1e-200)])
+def test_huge_and_tiny_features_give_finite_D(kind, dtype, scale):
+    # unscaled, the squares of these features overflow (or underflow to 0) in their dtype
+    x, labels = blobs(n=60, d=5, c=3, seed=34)
+    ref = sep.data_separation(x.to(dtype), labels, kind)
+    got = sep.data_separation((x * scale).to(dtype), labels, kind)
+    assert got.dtype == dtype and torch.isfinite(got)
+    tol = 1e-5 if dtype == torch.float32 else 1e-12
+    assert got.item() == pytest.approx(ref.item(), rel=tol, abs=tol)
+    assert got.item() == pytest.approx(sep.data_separation(x, labels, kind).item(), rel=1e-4 if tol > 1e-6 else 1e-12)
+    curve = sep.load_curve([x.to(dtype), (x * scale).to(dtype)], labels, kind)
+    assert curve[1].item() == pytest.approx(curve[0].item(), rel=tol, abs=tol)
+
+
+def test_per_entry_scale_in_a_batch():
+    x, labels = blobs(n=30, d=4, c=3, seed=35)
+    batch = torch.stack([x * 1e30, x, x * 1e-30]).float()  # each batch entry is scaled on its own
+    got = sep.load_curves(batch[None], labels)
+    for kind in KINDS:
+        torch.testing.assert_close(got[kind][0], sep.data_separation(x.float(), labels, kind).expand(3),
+                                   rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------------- regression load
@@ -300,16 +349,16 @@ X, Y = blobs(n=12, d=3, c=3, seed=22)
         (lambda: sep.data_separation(X, Y, num_classes=2), "labels"),  # label 2 out of range
         (lambda: sep.data_separation(X, torch.zeros(12, dtype=torch.long)), "num_classes"),
         (lambda: sep.data_separation(X, Y, num_classes=2.0), "num_classes"),
+        (lambda: sep.data_separation(X, Y, num_classes=True), "num_classes"),
+        (lambda: sep.data_separation(X, Y, num_classes="3"), "num_classes"),
+        (lambda: sep.data_separation(X, Y, num_classes=1), r"num_classes must be an integer in \[2, "),
+        (lambda: sep.class_statistics(X, Y, num_classes=3.0), "num_classes"),
         (lambda: sep.data_separation(torch.where(X > 1, math.nan, X), Y), "features"),
         (lambda: sep.class_traces(torch.where(X > 1, math.inf, X), Y), "features"),
         (lambda: sep.data_separation(X[0], Y), "features"),
         (lambda: sep.data_separation(X, Y, kind="logdet"), "kind"),
         (lambda: sep.load_curve([X, X, torch.where(X > 1, math.nan, X)], Y), r"layer_features\[2\]"),
         (lambda: sep.load_curve([], Y), "layer_features"),
-        (lambda: sep.curvature([1.0, 0.0]), "load"),
-        (lambda: sep.curvature([1.0, math.nan, 0.0]), "load"),
-        (lambda: sep.curvature([1.0, 0.5, 0.0], tol=-0.1), "tol"),
-        (lambda: sep.normalised_load([1.0]), "load"),
         (lambda: sep.regression_load([X], torch.ones(11)), "targets"),
         (lambda: sep.regression_load([X], torch.full((12,), math.nan)), "targets"),
         (lambda: sep.regression_load([X], torch.zeros(12), relative=True), "targets"),

@@ -171,7 +171,13 @@ def test_equiseparation_minimises_energy_over_random_load_curves():
 
 
 def test_bad_noise_name_and_negative_sigma_raise():
-    with pytest.raises(ValueError, match="noise"):
+    # The only checks theory makes (it does not use springblock.validate): the noise name and sigma >= 0.
+    with pytest.raises(ValueError, match=r"^noise must be one of \('gaussian', 'truncated', 'uniform'\), got 'cauchy'"):
         th.effective_friction(0.1, 0.1, noise="cauchy")
-    with pytest.raises(ValueError, match="sigma"):
+    with pytest.raises(ValueError, match="^noise must be one of"):
+        th.mean_drift(0.1, 0.0, noise="cauchy")  # refused even where no noise is drawn
+    with pytest.raises(ValueError, match="^sigma must be >= 0"):
         th.mean_drift(0.1, -1.0)
+    with pytest.raises(ValueError, match="^sigma must be >= 0"):
+        th.effective_friction(np.array([0.1, 0.2]), np.array([0.1, -1e-9]))  # any negative entry
+    assert th.NOISES == ("gaussian", "truncated", "uniform")

@@ -1,13 +1,16 @@
-"""springblock — the reference companion to *A spring–block theory of feature learning in
-deep neural networks* (Shi, Pan, Dokmanić, PRL 2025).
+"""springblock — the reference companion to *A spring–block theory of feature learning in deep
+neural networks* (Shi, Pan, Dokmanić, PRL 2025).
 
-Submodules (import what you need; the spring–block side never imports torch):
-
-* :mod:`springblock.separation` — D_ℓ, He–Su metric, load curves, curvature (torch)
-* :mod:`springblock.chain`, :mod:`springblock.theory` — spring–block simulator, closed forms (NumPy)
-* :mod:`springblock.data` — datasets with the paper's preprocessing (offline MNIST default)
-* :mod:`springblock.models`, :mod:`springblock.train` — the paper's networks, many trained at once
-* :mod:`springblock.sweep` — phase-diagram grids with a resumable on-disk cache
-* :mod:`springblock.scales` — what the ``device`` / ``scale`` / ``seed`` parameters mean
+The spring–block side (:mod:`~springblock.chain`, :mod:`~springblock.theory`,
+:mod:`~springblock.shape`, :mod:`~springblock.plotting`) never imports torch; the network side
+(:mod:`~springblock.separation`, :mod:`~springblock.train`, :mod:`~springblock.experiments`) does.
+``CONTRIBUTING.md`` maps every module.
 """
-__version__ = "0.1.0"
+import os as _os
+
+# MKL's strict reproducibility mode makes each matrix of a batched product bitwise independent of
+# the others in the batch, so a network's numbers do not depend on which networks share its stack
+# (exact resume). It must be set before torch's first matrix product; it costs nothing measurable.
+_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+
+__version__ = "0.2.0"

@@ -1,60 +1,70 @@
-"""On-disk cache for results of expensive runs, keyed by their full configuration.
+"""Result files on disk: atomic, self-describing, locked, and survivable when damaged.
 
-One finished unit of work (a sweep cell, a chain grid, a training run) is one ``.npz`` file
-named by a hash of its configuration, plus a human-readable ``.json`` provenance sidecar
-(config, package/torch/numpy versions, device, wall time, date). Both are written to a
-temporary name and renamed, so a killed run never leaves a half-written result and a rerun
-computes only what is missing.
+One finished result is one ``<root>/<namespace>/<key>.npz``. Its arrays and its provenance record
+(the full key record, versions, device, wall time, date, host) travel in the same file, written to
+a temporary name and renamed: a killed writer leaves either the whole result or nothing, never a
+result without its provenance. Temporary files name their writer (host and process id), so the
+orphans of dead writers are recognised and removed.
 
-The cache lives in ``$SPRINGBLOCK_CACHE`` if set, else ``~/.cache/springblock``.
+A file that cannot be read — truncated, bit-flipped (zip CRC), without provenance, or whose
+provenance names another key — is reported with its path, moved to ``<root>/corrupt/`` and treated
+as missing, so it is recomputed instead of blocking every rerun.
+
+Writers coordinate with one lock file per key (``filelock``): processes that share a cache (two
+terminals, cluster jobs on a shared filesystem) never compute the same result twice.
+
+This module stores bytes; what a key *means* is :mod:`springblock.results`' business.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import platform
+import socket
 import tempfile
 import time
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
+from filelock import FileLock
 
-from . import __version__
+from .paths import cache_dir
 
-
-def cache_dir() -> Path:
-    """Root folder of the result cache (``$SPRINGBLOCK_CACHE`` or ``~/.cache/springblock``)."""
-    root = os.environ.get("SPRINGBLOCK_CACHE")
-    return Path(root).expanduser() if root else Path.home() / ".cache" / "springblock"
-
-
-def _canonical(obj: Any) -> Any:
-    """JSON-able, order-independent form of a config (tuples → lists, numpy → python)."""
-    if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
-    if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _canonical(obj.tolist())
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if obj is None or isinstance(obj, (bool, int, float, str)):
-        return obj
-    raise TypeError(f"config value {obj!r} of type {type(obj).__name__} is not JSON-able")
+PROVENANCE = "__provenance__"
+ORPHAN_AGE_S = 24 * 3600  # a temporary file this old is an orphan even if its writer's host is another
+_HOST = socket.gethostname().replace(".", "_")  # no dots: temporary names are split on them
 
 
-def config_key(config: Mapping[str, Any]) -> str:
-    """Stable 20-hex-digit hash of a configuration plus the package version."""
-    blob = json.dumps({"config": _canonical(config), "springblock": __version__}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:20]
+class CacheError(OSError):
+    """The cache folder cannot be used (not a folder, not writable, full); names the path."""
+
+
+def check_writable(root: str | os.PathLike | None = None) -> Path:
+    """Make sure results can be stored under ``root`` before any work is done; return it."""
+    base = Path(root) if root is not None else cache_dir()
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=base, prefix=".write-probe.")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(b"ok")
+        os.unlink(probe)
+    except OSError as err:
+        raise CacheError(f"result cache {base} is not usable ({err.strerror or err}); set SPRINGBLOCK_CACHE "
+                         "to a writable folder") from err
+    return base
+
+
+def _tmp_prefix(path: Path) -> str:
+    return f".{path.name}.{_HOST}.{os.getpid()}."
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
     """Write ``path`` via ``write(filehandle)`` to a temporary file, then rename: all or nothing."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_tmp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -66,90 +76,121 @@ def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> 
         raise
 
 
-def _versions() -> dict[str, str]:
-    out = {"springblock": __version__, "numpy": np.__version__, "python": platform.python_version()}
-    try:  # torch is optional for the spring-block side
-        import torch
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
-        out["torch"] = torch.__version__
-    except ImportError:
-        pass
-    return out
+
+def clean_orphans(folder: Path, dry_run: bool = False) -> list[Path]:
+    """Remove temporary files whose writer is gone (same host, dead pid) or that are over a day old.
+
+    Returns them; with ``dry_run`` only finds them."""
+    removed = []
+    for tmp in folder.glob(".*.tmp"):
+        parts = tmp.name.rsplit(".", 3)  # ".<name>.<host>.<pid>.<random>.tmp" -> [..., pid, random, tmp]
+        host, pid = (parts[0].rsplit(".", 1)[-1], parts[1]) if len(parts) == 4 else (None, None)
+        try:
+            old = time.time() - tmp.stat().st_mtime > ORPHAN_AGE_S
+            dead = host == _HOST and pid is not None and pid.isdigit() and not _alive(int(pid))
+            if old or dead:
+                if not dry_run:
+                    tmp.unlink()
+                removed.append(tmp)
+        except (FileNotFoundError, ValueError):
+            continue
+    return removed
 
 
-class ResultCache:
-    """Results of one kind of computation (``namespace``), one file per configuration."""
+class Store:
+    """The results of one namespace: ``<root>/<namespace>/<key>.npz``, one lock file per key."""
 
     def __init__(self, namespace: str, root: str | os.PathLike | None = None):
         self.namespace = namespace
-        self.folder = (Path(root) if root is not None else cache_dir()) / namespace
+        self.root = Path(root) if root is not None else cache_dir()
+        self.folder = self.root / namespace
 
-    def path(self, config: Mapping[str, Any]) -> Path:
-        return self.folder / f"{config_key(config)}.npz"
+    def path(self, key: str) -> Path:
+        return self.folder / f"{key}.npz"
 
-    def load(self, config: Mapping[str, Any]) -> dict[str, np.ndarray] | None:
-        """The stored result for ``config``, or None if it was never finished."""
-        path = self.path(config)
-        if not path.exists():
-            return None
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+    def lock(self, key: str) -> FileLock:
+        lock_dir = self.root / ".locks" / self.namespace
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        return FileLock(lock_dir / f"{key}.lock")
 
-    def save(
-        self,
-        config: Mapping[str, Any],
-        result: Mapping[str, Any],
-        *,
-        wall_time: float | None = None,
-        device: str = "cpu",
-    ) -> Path:
-        """Store ``result`` (arrays, tensors or numbers) for ``config`` atomically."""
-        arrays = {k: _to_numpy(v) for k, v in result.items()}
-        path = self.path(config)
-        atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
-        meta = {
-            "namespace": self.namespace,
-            "key": path.stem,
-            "config": _canonical(config),
-            "device": str(device),
-            "wall_time_s": None if wall_time is None else round(float(wall_time), 3),
-            "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "versions": _versions(),
-            "host": platform.node(),
-        }
-        atomic_write(path.with_suffix(".json"), lambda fh: json.dump(meta, fh, indent=1), mode="w")
+    def save(self, key: str, arrays: Mapping[str, Any], provenance: Mapping[str, Any]) -> Path:
+        """Store ``arrays`` with ``provenance`` (which must hold ``"key": key``) in one atomic file."""
+        if PROVENANCE in arrays:
+            raise ValueError(f"{PROVENANCE!r} is reserved for the provenance record")
+        record = {**provenance, "key": key, "namespace": self.namespace}
+        blob = {k: np.asarray(v) for k, v in arrays.items()}
+        blob[PROVENANCE] = np.array(json.dumps(record, sort_keys=True, default=str))
+        path = self.path(key)
+        atomic_write(path, lambda fh: np.savez_compressed(fh, **blob))
         return path
 
-    def get_or_compute(
-        self,
-        config: Mapping[str, Any],
-        compute: Callable[[], Mapping[str, Any]],
-        *,
-        device: str = "cpu",
-    ) -> dict[str, np.ndarray]:
-        """Load the result for ``config`` or compute, store and return it."""
-        found = self.load(config)
-        if found is not None:
-            return found
-        start = time.perf_counter()
-        result = compute()
-        self.save(config, result, wall_time=time.perf_counter() - start, device=device)
-        return {k: _to_numpy(v) for k, v in result.items()}
-
-
-def _to_numpy(value: Any) -> np.ndarray:
-    if hasattr(value, "detach"):  # torch tensor, without importing torch
-        value = value.detach().cpu().numpy()
-    return np.asarray(value)
-
-
-def provenance(root: str | os.PathLike | None = None) -> list[dict[str, Any]]:
-    """All provenance records under the cache root, newest first (for the reproducibility page)."""
-    base = Path(root) if root is not None else cache_dir()
-    records = []
-    for js in base.glob("*/*.json"):
+    def read(self, path: Path) -> tuple[dict[str, np.ndarray], dict]:
+        """Arrays and provenance of one file; raises ValueError naming the path if it is unusable."""
         try:
-            records.append(json.loads(js.read_text()))
-        except (OSError, json.JSONDecodeError):
-            continue  # a record being written right now; the .npz is what counts
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {k: npz[k] for k in npz.files}
+            record = json.loads(str(arrays.pop(PROVENANCE)))
+        except KeyError:
+            raise ValueError(f"{path}: no provenance record") from None
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error, json.JSONDecodeError) as err:
+            raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
+        if record.get("key") != path.stem:
+            raise ValueError(f"{path}: its provenance names key {record.get('key')!r}, not {path.stem!r}")
+        return arrays, record
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """The stored result for ``key``; None if absent, or if damaged (then reported and moved aside)."""
+        path = self.path(key)
+        if not path.exists():
+            return None
+        try:
+            return self.read(path)[0]
+        except ValueError as err:
+            self.quarantine(path, str(err))
+            return None
+
+    def quarantine(self, path: Path, reason: str) -> Path:
+        """Move a damaged file to ``<root>/corrupt/<namespace>/`` (kept for inspection) and warn."""
+        dest = self.root / "corrupt" / self.namespace / f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}"
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(path, dest)
+        except FileNotFoundError:  # another process moved it first
+            return dest
+        warnings.warn(f"springblock cache: {reason}; moved to {dest} and recomputing", stacklevel=3)
+        return dest
+
+    def keys(self) -> Iterator[str]:
+        if self.folder.is_dir():
+            yield from sorted(p.stem for p in self.folder.glob("*.npz"))
+
+
+def namespaces(root: str | os.PathLike | None = None) -> list[str]:
+    """The namespaces present under ``root`` (folders holding results)."""
+    base = Path(root) if root is not None else cache_dir()
+    if not base.is_dir():
+        return []
+    return sorted(p.name for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")
+                  and p.name != "corrupt" and any(p.glob("*.npz")))
+
+
+def provenance(root: str | os.PathLike | None = None) -> list[dict]:
+    """Every readable provenance record under ``root``, newest first."""
+    records = []
+    for ns in namespaces(root):
+        store = Store(ns, root)
+        for key in store.keys():
+            try:
+                records.append(store.read(store.path(key))[1])
+            except (ValueError, FileNotFoundError):
+                continue
     return sorted(records, key=lambda r: r.get("finished", ""), reverse=True)

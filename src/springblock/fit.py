@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import minimize
 
-from . import chain, theory
+from . import chain, theory, validate
 
 __all__ = ["ChainFit", "fit_chain", "PARAMS"]
 
@@ -56,6 +56,7 @@ PARAMS = ("mu_r", "mu_l", "sigma", "tau")
 _BASE_DT = 0.01  # the simulator's dt; the chain step is set through k (see _Problem.mean_load)
 _MAX_STEP = 0.25  # largest chain step h (k = 1): half the overdamped stability limit ≈ 0.52 at L = 7
 _MAX_ELEMENTS = 8_000_000  # trajectory numbers per simulate call (~64 MB in float64)
+BOUND_TOL = 0.01  # a parameter within 1 % of its log-range from a box edge "sits at the bound"
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class ChainFit:
     load: np.ndarray  # (T, L+1) mean chain load λ̄
     spread: dict[str, tuple[float, float]]
     evaluations: int
+    at_bound: dict[str, bool] = field(default_factory=dict)  # parameter -> ended within 1 % (log) of a box edge
     settings: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -233,6 +235,52 @@ def _latin(rng, n: int, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return lo + u * (hi - lo)
 
 
+def _search(prob: "_Problem", rng, lo, hi, candidates: int, rounds: int, elite: int):
+    """Latin-hypercube candidates in log space, then cross-entropy rounds around the elite so far.
+    Returns every candidate's log10 parameters, SSE and (a, b, μ̄)."""
+    free = hi > lo
+
+    def evaluate(th):
+        sse, a, b, lam = prob(th)
+        return sse, np.stack([a, b, theory.friction_from_load(lam[:, -1])], 1)
+
+    thetas = _latin(rng, candidates, lo, hi)
+    sses, extra = evaluate(thetas)
+    for _ in range(rounds if free.any() else 0):
+        best = thetas[np.argsort(sses)[:elite]]
+        mean = best.mean(0)
+        cov = np.cov(best[:, free].T).reshape(free.sum(), free.sum())
+        cov += np.diag(np.full(free.sum(), 0.02**2))  # a floor: the search must not collapse before the valley is seen
+        new = np.tile(mean, (candidates, 1))
+        new[:, free] = rng.multivariate_normal(mean[free], cov, size=candidates, method="eigh")
+        new = np.clip(new, lo, hi)
+        s_new, x_new = evaluate(new)
+        thetas, sses, extra = np.concatenate([thetas, new]), np.concatenate([sses, s_new]), np.concatenate([extra, x_new])
+    return thetas, sses, extra
+
+
+def _polish(prob: "_Problem", theta, top, lo, hi) -> np.ndarray:
+    """Nelder–Mead from the best candidate. It evaluates one candidate per call, so every evaluation
+    meets the same noise (the seed's first chains): a deterministic objective. (In a batched call
+    each candidate meets its own chains' noise.)"""
+    free = hi > lo
+
+    def objective(z):
+        t = theta.copy()
+        t[free] = np.clip(z, lo[free], hi[free])
+        return float(prob(t[None])[0][0])
+
+    start = objective(theta[free])
+    step = np.maximum(top[:, free].std(0), 0.02)
+    simplex = np.clip(np.vstack([theta[free], theta[free] + np.diag(step)]), lo[free], hi[free])
+    opt = minimize(objective, theta[free], method="Nelder-Mead", bounds=list(zip(lo[free], hi[free])),
+                   options=dict(initial_simplex=simplex, maxfev=60 * int(free.sum()), xatol=1e-3, fatol=1e-6 * prob.sst))
+    theta = theta.copy()
+    if opt.fun < start:
+        theta[free] = np.clip(opt.x, lo[free], hi[free])
+    return theta
+
+
 def fit_chain(
     load,
     epochs=None,
@@ -262,81 +310,46 @@ def fit_chain(
     """
     d = _observed(load)
     e = _epochs(epochs, d.shape[0])
-    for name, v, lo in (("realisations", realisations, 1), ("substeps", substeps, 1), ("candidates", candidates, 2),
-                        ("rounds", rounds, 0), ("elite", elite, 2), ("n_best", n_best, 1)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}; got {v!r}")
+    for name, v, lo_ in (("realisations", realisations, 1), ("substeps", substeps, 1), ("candidates", candidates, 2),
+                         ("rounds", rounds, 0), ("elite", elite, 2), ("n_best", n_best, 1)):
+        validate.integer(name, v, lo_)
     if elite > candidates:
         raise ValueError(f"elite ({elite}) must not exceed candidates ({candidates})")
-    if noise not in chain.NOISES:
-        raise ValueError(f"noise must be one of {chain.NOISES}; got {noise!r}")
+    validate.choice("noise", noise, chain.NOISES)
+    validate.integer("seed", seed, 0)
+    polish, synchronous = validate.boolean("polish", polish), validate.boolean("synchronous", synchronous)
     prob = _Problem(d, e, realisations, substeps, synchronous, noise, seed, dtype)
     box = _bounds(bounds, float(e[-1] - e[0]), prob.interval, substeps)
     lo, hi = box[:, 0], box[:, 1]
-    free = hi > lo
-    rng = np.random.default_rng(seed)
-
-    # Archive of every search candidate: log10 parameters, SSE, and its map and effective friction.
-    def evaluate(th):
-        sse, a, b, lam = prob(th)
-        return sse, np.stack([a, b, theory.friction_from_load(lam[:, -1])], 1)
-
-    thetas = _latin(rng, candidates, lo, hi)
-    sses, extra = evaluate(thetas)
-    for _ in range(rounds if free.any() else 0):
-        best = thetas[np.argsort(sses)[:elite]]
-        mean = best.mean(0)
-        cov = np.cov(best[:, free].T).reshape(free.sum(), free.sum())
-        # A floor keeps the search from collapsing before the valley is explored.
-        cov += np.diag(np.full(free.sum(), 0.02**2))
-        new = np.tile(mean, (candidates, 1))
-        new[:, free] = rng.multivariate_normal(mean[free], cov, size=candidates, method="eigh")
-        new = np.clip(new, lo, hi)
-        s_new, x_new = evaluate(new)
-        thetas, sses = np.concatenate([thetas, new]), np.concatenate([sses, s_new])
-        extra = np.concatenate([extra, x_new])
+    thetas, sses, extra = _search(prob, np.random.default_rng(seed), lo, hi, candidates, rounds, elite)
     order = np.argsort(sses)
     theta = thetas[order[0]].copy()
+    if polish and (hi > lo).any():
+        theta = _polish(prob, theta, thetas[order[: max(elite, 2)]], lo, hi)
+    return _summary(prob, theta, thetas[order[:n_best]], extra[order[:n_best]], box, d, e,
+                    dict(synchronous=bool(synchronous), noise=noise, realisations=realisations, substeps=substeps,
+                         interval=prob.interval, seed=seed, dtype=dtype, candidates=candidates, rounds=rounds,
+                         elite=elite, polish=polish))
 
-    # The polish and the reported trajectory use one candidate per call, so every evaluation
-    # meets the same noise (the seed's first chains): a deterministic objective for Nelder–Mead.
-    # (In a batched call each candidate meets its own chains' noise.)
-    if polish and free.any():
-        def objective(z):
-            t = theta.copy()
-            t[free] = np.clip(z, lo[free], hi[free])
-            return float(prob(t[None])[0][0])
 
-        start = objective(theta[free])
-        top = thetas[order[: max(elite, 2)]][:, free]
-        step = np.maximum(top.std(0), 0.02)
-        simplex = np.clip(np.vstack([theta[free], theta[free] + np.diag(step)]), lo[free], hi[free])
-        opt = minimize(objective, theta[free], method="Nelder-Mead", bounds=list(zip(lo[free], hi[free])),
-                       options=dict(initial_simplex=simplex, maxfev=60 * int(free.sum()), xatol=1e-3,
-                                    fatol=1e-6 * prob.sst))
-        if opt.fun < start:
-            theta[free] = np.clip(opt.x, lo[free], hi[free])
-
+def _summary(prob, theta, top, top_extra, box, d, e, settings) -> ChainFit:
+    """The fit at ``theta``, with the spread of the best candidates (a hint of flat directions and
+    Monte-Carlo scatter, not a confidence interval) and which parameters sit at a bound."""
     sse, a, b, lam = prob(theta[None])
     sse, a, b, lam = float(sse[0]), float(a[0]), float(b[0]), lam[0]
     mu_r, mu_l, sigma, tau = (10.0**theta).tolist()
     mu_eff = float(theory.friction_from_load(lam[-1]))
-    c = float(theory.curvature(lam[-1])) * b
-
-    # Uncertainty hint: ranges over the best few search candidates (each with its own a, b) and the
-    # estimate. Search candidates met different noise, so the ranges hold Monte-Carlo scatter as
-    # well as the flat directions of the objective.
-    top = order[:n_best]
-    vals = dict(zip(PARAMS, (10.0 ** thetas[top]).T))
-    vals.update(zip(("a", "b", "mu_eff"), extra[top].T))
+    vals = dict(zip(PARAMS, (10.0**top).T))
+    vals.update(zip(("a", "b", "mu_eff"), top_extra.T))
     final = dict(mu_r=mu_r, mu_l=mu_l, sigma=sigma, tau=tau, a=a, b=b, mu_eff=mu_eff)
     spread = {p: (float(min(np.min(v), final[p])), float(max(np.max(v), final[p]))) for p, v in vals.items()}
-
+    width = box[:, 1] - box[:, 0]
+    at_bound = {p: bool(width[i] > 0 and min(theta[i] - box[i, 0], box[i, 1] - theta[i]) <= BOUND_TOL * width[i])
+                for i, p in enumerate(PARAMS)}
     return ChainFit(
-        mu_r=mu_r, mu_l=mu_l, sigma=sigma, tau=tau, a=a, b=b, mu_eff=mu_eff, curvature=c,
-        rmse=math.sqrt(sse / d.size), r2=1.0 - sse / prob.sst, dt=float(prob.step(tau)),
-        epochs=e, observed=d, fitted=a + b * lam, load=lam, spread=spread, evaluations=prob.evaluations,
-        settings=dict(synchronous=bool(synchronous), noise=noise, realisations=realisations, substeps=substeps,
-                      interval=prob.interval, seed=seed, dtype=dtype, candidates=candidates, rounds=rounds,
-                      elite=elite, polish=polish, bounds={p: tuple(10.0**box[i]) for i, p in enumerate(PARAMS)}),
+        mu_r=mu_r, mu_l=mu_l, sigma=sigma, tau=tau, a=a, b=b, mu_eff=mu_eff,
+        curvature=float(theory.curvature(lam[-1])) * b, rmse=math.sqrt(sse / d.size), r2=1.0 - sse / prob.sst,
+        dt=float(prob.step(tau)), epochs=e, observed=d, fitted=a + b * lam, load=lam, spread=spread,
+        evaluations=prob.evaluations, at_bound=at_bound,
+        settings={**settings, "bounds": {p: tuple(float(v) for v in 10.0**box[i]) for i, p in enumerate(PARAMS)}},
     )

@@ -53,17 +53,43 @@ def execute_chapters(
         nb = jupytext.read(path)
         nb.metadata["kernelspec"] = {"name": kernel, "display_name": "Python 3", "language": "python"}
         start = time.perf_counter()
-        papermill.execute_notebook(
-            nb,
-            str(out / f"{path.stem}.ipynb"),
-            parameters={"device": run.device, "scale": run.scale, "seed": run.seed},
-            kernel_name=kernel,
-            cwd=str(path.parent),
-            progress_bar=False,
-        )
+        try:
+            papermill.execute_notebook(nb, str(out / f"{path.stem}.ipynb"),
+                                       parameters={"device": run.device, "scale": run.scale, "seed": run.seed},
+                                       kernel_name=kernel, cwd=str(path.parent), progress_bar=False)
+        except papermill.PapermillExecutionError as err:  # one line, naming the chapter and the error
+            raise RuntimeError(f"{path.stem} failed in cell [{err.exec_count}]: {err.ename}: "
+                               f"{str(err.evalue).splitlines()[0] if err.evalue else ''} "
+                               f"(the executed notebook: {out / (path.stem + '.ipynb')})") from None
         times[path.stem] = time.perf_counter() - start
         print(f"{path.stem}: {times[path.stem]:.1f} s", flush=True)
     return times
+
+
+def glue_outcome(prefix: str, outcome) -> None:
+    """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``."""
+    from myst_nb import glue
+
+    for name, value in {**outcome.numbers, **outcome.texts}.items():
+        glue(f"{prefix}_{name}", value, display=False)
+
+
+def data_assets() -> list[dict]:
+    """The shipped datasets: file, size, sha256 of the file, and the content hash of what
+    ``load_dataset`` makes of it by default (the hash in every result's key)."""
+    import hashlib
+
+    from . import data
+
+    rows = []
+    for name in data.SHIPPED:
+        path = data.asset_path(name)
+        ds = data.load_dataset(name)
+        rows.append({"dataset": name, "file": path.name, "bytes": path.stat().st_size,
+                     "sha256 (file)": hashlib.sha256(path.read_bytes()).hexdigest(),
+                     "content hash (default preprocessing)": data.content_hash(ds)[:24],
+                     "train / val / test": f"{len(ds.x_train)} / {len(ds.x_val)} / {len(ds.x_test)}"})
+    return rows
 
 
 def environment() -> dict[str, str]:
@@ -74,21 +100,35 @@ def environment() -> dict[str, str]:
     import numpy as np
 
     from . import __version__
+    from .hardware import cpu_model
 
-    env = {
-        "springblock": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "cpu cores": str(os.cpu_count()),
-    }
+    env = {"springblock": __version__, "python": platform.python_version(), "numpy": np.__version__,
+           "platform": platform.platform(), "processor": cpu_model(), "cpu cores": str(os.cpu_count())}
     try:
         import torch
 
+        from . import kernels
+
         env["torch"] = torch.__version__
         env["torch threads"] = str(torch.get_num_threads())
+        env["engine kernels"] = kernels.BACKEND
+        env["MKL strict reproducibility"] = str(kernels.blas_reproducible())
         env["cuda"] = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "not available"
     except ImportError:
         env["torch"] = "not installed"
     return env
+
+
+def run_table(entries: list[dict]):
+    """The run log (:func:`springblock.results.run_log`, or a recorded copy of it) as a table: per
+    scale and experiment label, results computed, wall time, runs, hardware and date."""
+    import pandas as pd
+
+    log = pd.DataFrame(entries)
+    if log.empty:
+        return pd.DataFrame({"": ["nothing was computed: every result came from the cache"]})
+    log["scale"] = log["scale"].fillna("—") if "scale" in log else "—"
+    return log.groupby(["scale", "label"], sort=False).agg(
+        results=("computed", "sum"), wall_time_min=("wall_s", lambda s: round(s.sum() / 60, 1)),
+        runs=("computed", "size"), hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))),
+        finished=("finished", "max"))

@@ -24,7 +24,7 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-from springblock import separation
+from springblock import separation, shape, validate
 
 __all__ = ["Layer", "ProbeResult", "list_layers", "select_layers", "layer_features", "load_curve"]
 
@@ -47,9 +47,9 @@ class ProbeResult:
     dims: tuple[int, ...]  # flattened feature dimension d_ℓ of each entry
     kind: str
 
-    def curvature(self) -> separation.Curvature:
+    def curvature(self) -> float:
         """The authors' curvature c = (D_0 − D_1) − (D_{L−1} − D_L) of this curve (needs L ≥ 2)."""
-        return separation.curvature(self.load)
+        return float(shape.curvature(self.load.double().cpu().numpy()))
 
 
 def list_layers(model: nn.Module, types=None) -> list[Layer]:
@@ -146,27 +146,34 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
         return chosen
     by_type = isinstance(layers, tuple) and layers and all(isinstance(c, type) for c in layers)
     if isinstance(layers, type) or by_type:
-        types = _check_types(layers)
-        chosen, inside = [], ()
-        for n, m in named:
-            if inside and any(n.startswith(p + ".") for p in inside):
-                continue  # nested inside an earlier match: outermost only
-            if isinstance(m, types):
-                chosen.append((n, m))
-                inside += (n,)
-        if not chosen:
-            present = sorted({type(m).__name__ for _, m in named})
-            raise ValueError(
-                f"no layer of type {' or '.join(t.__name__ for t in types)} in {type(model).__name__}; "
-                f"types present: {', '.join(present)}"
-            )
-        return chosen
+        return _by_type(model, named, _check_types(layers))
     patterns = [layers] if isinstance(layers, str) else list(layers) if isinstance(layers, Sequence) else None
     if patterns is None or not patterns or not all(isinstance(p, str) for p in patterns):
         raise TypeError(
             "layers must be None, a name/glob string, a non-empty list of them, or an nn.Module class "
             f"(or tuple of classes); got {layers!r}"
         )
+    return _unique(_by_names(model, named, patterns))
+
+
+def _by_type(model, named, types) -> list[tuple[str, nn.Module]]:
+    """Every instance of ``types``, outermost only, in model order."""
+    chosen, inside = [], ()
+    for n, m in named:
+        if inside and any(n.startswith(p + ".") for p in inside):
+            continue  # nested inside an earlier match: outermost only
+        if isinstance(m, types):
+            chosen.append((n, m))
+            inside += (n,)
+    if not chosen:
+        present = sorted({type(m).__name__ for _, m in named})
+        raise ValueError(f"no layer of type {' or '.join(t.__name__ for t in types)} in {type(model).__name__}; "
+                         f"types present: {', '.join(present)}")
+    return chosen
+
+
+def _by_names(model, named, patterns) -> list[tuple[str, nn.Module]]:
+    """Exact names in the given order; globs add their matches in model order."""
     names = [n for n, _ in named]
     chosen = []
     for p in patterns:
@@ -186,6 +193,11 @@ def select_layers(model: nn.Module, layers=None) -> list[tuple[str, nn.Module]]:
             if m is None:
                 raise KeyError(f"no layer named {p!r} in {type(model).__name__}; {_hint(p, names)}") from None
             chosen.append((p, m))
+    return chosen
+
+
+def _unique(chosen) -> list[tuple[str, nn.Module]]:
+    """Drop a module matched twice under one name; refuse one module under two names."""
     seen: dict[int, str] = {}
     out = []
     for n, m in chosen:
@@ -234,63 +246,25 @@ def layer_features(
     "error" (default) raises; "last" / "first" keeps that call's output.
     """
     _check_model(model)
-    if repeated not in REPEATED:
-        raise ValueError(f"repeated must be one of {REPEATED}; got {repeated!r}")
+    validate.choice("repeated", repeated, REPEATED)
     x = torch.as_tensor(inputs)
     if x.ndim < 1 or x.shape[0] == 0:
         raise ValueError(f"inputs must have shape (N, ...) with N >= 1; got {tuple(x.shape)}")
     n = x.shape[0]
-    if batch_size is None:
-        batch_size = n
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None; got {batch_size!r}")
+    batch_size = n if batch_size is None else validate.integer("batch_size", batch_size, 1)
     chosen = select_layers(model, layers)
     dev = _device(model)
-
-    counts = [0] * len(chosen)
-    kept: list[torch.Tensor | None] = [None] * len(chosen)
-
-    def make_hook(i, name):
-        def hook(module, args, output):
-            if not isinstance(output, torch.Tensor):
-                raise TypeError(
-                    f"layer {name!r} returned {type(output).__name__}, not a tensor; "
-                    "hook one of its submodules instead"
-                )
-            counts[i] += 1
-            if counts[i] == 1 or repeated == "last":
-                # A copy: a later in-place op (ReLU(inplace=True) after a BatchNorm) would
-                # otherwise change the stored output.
-                kept[i] = output.detach().clone()
-
-        return hook
-
+    outputs = _Outputs(chosen, repeated)
     modes = {m: m.training for m in model.modules()}
-    handles = [m.register_forward_hook(make_hook(i, nm)) for i, (nm, m) in enumerate(chosen)]
+    handles = [m.register_forward_hook(outputs.hook(i)) for i, (_, m) in enumerate(chosen)]
     feats: list[list[torch.Tensor]] = [[] for _ in chosen]
     try:
         model.eval()
         for start in range(0, n, batch_size):
             xb = x[start : start + batch_size]
-            counts[:] = [0] * len(chosen)
             model(xb.to(dev) if dev is not None else xb)
-            for i, (name, _) in enumerate(chosen):
-                if counts[i] == 0:
-                    raise RuntimeError(f"layer {name!r} was not called in the forward pass: no output")
-                if counts[i] > 1 and repeated == "error":
-                    raise RuntimeError(
-                        f"layer {name!r} was called {counts[i]} times in one forward pass (a shared or "
-                        "reused module, e.g. one ReLU applied at several places); its output is "
-                        "ambiguous. Pass repeated='last' (or 'first') to keep one call, or hook a "
-                        "module that runs once"
-                    )
-                out, kept[i] = kept[i], None
-                if out.ndim < 1 or out.shape[0] != xb.shape[0]:
-                    raise RuntimeError(
-                        f"layer {name!r} output has shape {tuple(out.shape)}; its first axis is not "
-                        f"the batch of {xb.shape[0]} samples"
-                    )
-                feats[i].append(out.reshape(out.shape[0], -1))
+            for f, out in zip(feats, outputs.take(xb.shape[0])):
+                f.append(out)
     finally:
         for h in handles:
             h.remove()
@@ -302,6 +276,47 @@ def layer_features(
         names = ("input",) + names
         tensors = [x.reshape(n, -1)] + tensors
     return names, tensors
+
+
+class _Outputs:
+    """Forward hooks that keep one output per hooked layer and forward pass, checked when taken."""
+
+    def __init__(self, chosen, repeated: str):
+        self.names = [name for name, _ in chosen]
+        self.repeated = repeated
+        self.counts = [0] * len(chosen)
+        self.kept: list[torch.Tensor | None] = [None] * len(chosen)
+
+    def hook(self, i: int):
+        def record(module, args, output):
+            if not isinstance(output, torch.Tensor):
+                raise TypeError(f"layer {self.names[i]!r} returned {type(output).__name__}, not a tensor; "
+                                "hook one of its submodules instead")
+            self.counts[i] += 1
+            if self.counts[i] == 1 or self.repeated == "last":
+                # a copy: a later in-place op (ReLU(inplace=True) after a BatchNorm) would change it
+                self.kept[i] = output.detach().clone()
+
+        return record
+
+    def take(self, batch: int) -> list[torch.Tensor]:
+        """This forward pass's (batch, d_ℓ) outputs, in layer order; resets for the next pass."""
+        out = []
+        for i, name in enumerate(self.names):
+            if self.counts[i] == 0:
+                raise RuntimeError(f"layer {name!r} was not called in the forward pass: no output")
+            if self.counts[i] > 1 and self.repeated == "error":
+                raise RuntimeError(
+                    f"layer {name!r} was called {self.counts[i]} times in one forward pass (a shared or reused "
+                    "module, e.g. one ReLU applied at several places); its output is ambiguous. Pass "
+                    "repeated='last' (or 'first') to keep one call, or hook a module that runs once")
+            y, self.kept[i] = self.kept[i], None
+            if y.ndim < 1 or y.shape[0] != batch:
+                raise RuntimeError(f"layer {name!r} output has shape {tuple(y.shape)}; its first axis is not "
+                                   f"the batch of {batch} samples")
+            out.append(y.reshape(batch, -1))
+        self.counts = [0] * len(self.names)
+        return out
 
 
 def load_curve(

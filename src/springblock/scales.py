@@ -1,30 +1,32 @@
 """The run-parameter contract shared by every chapter, the CLI and the tests.
 
-Every chapter has one cell tagged ``parameters`` holding ``device``, ``scale`` and ``seed``.
-This module is the single place that says what those mean:
+Every chapter has one cell tagged ``parameters`` holding ``device``, ``scale`` and ``seed``; this
+module says what they mean.
 
 * ``device`` — ``"cpu"`` or ``"cuda"`` (CUDA must actually be available).
-* ``scale`` — how big each experiment is:
+* ``scale`` — how big each experiment is: ``"quick"`` (seconds per chapter; CI's smoke runs, whose
+  numbers say nothing about the paper), ``"default"`` (the book on a 2-core CPU, every qualitative
+  effect visible), ``"paper"`` (the paper's grids and seeds).
+* ``seed`` — the base seed; experiments derive theirs from it (seed + 1 .. seed + n).
 
-  - ``"quick"``: seconds per chapter; used by CI (papermill + nbval). Numbers are
-    reproducible but too small to show the paper's effects reliably.
-  - ``"default"``: what the book is built with on a 2-core CPU (whole book ≤ 20 min cold).
-    Big enough to show every qualitative effect.
-  - ``"paper"``: the paper's full grids and seeds; meant for a GPU.
-
-* ``seed`` — base seed; experiments derive their own seeds from it deterministically.
-
-Per-experiment sizes live in :data:`EXPERIMENTS`, one entry per experiment, keyed by scale.
-``settings(name, scale)`` returns the entry for one scale as a read-only mapping.
+Each experiment's settings are stated **once**, as the paper's (:attr:`Entry.paper`: the grids,
+seeds, epochs and constants the paper or its authors' code uses, or our reconstruction where the
+paper is silent), and a scale only changes the *budget* (grid density, seeds, epochs, realisations;
+:attr:`Entry.budgets`). ``settings(name, scale)`` merges the two into the keyword arguments of the
+function the entry feeds (:attr:`Entry.feeds`); a test binds every scale's settings to that
+function's signature.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import copy
+import importlib
+from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
+
+from .devices import DEVICES
 
 SCALES = ("quick", "default", "paper")
-DEVICES = ("cpu", "cuda")
 
 
 @dataclass(frozen=True)
@@ -38,242 +40,181 @@ class RunParams:
 
 def check(device: str = "cpu", scale: str = "default", seed: int = 0) -> RunParams:
     """Validate the parameters-cell values; raise ValueError naming the bad one."""
-    if device not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {device!r}")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    from . import validate
+
+    validate.choice("device", device, DEVICES)
+    validate.choice("scale", scale, SCALES)
+    seed = validate.integer("seed", seed, 0)
     if device == "cuda":
+        from .devices import resolve_device
+
         resolve_device(device)  # fail fast, before any work
+    from . import results
+
+    results.TAGS["scale"] = scale  # the run log says at which scale results were computed
     return RunParams(device, scale, seed)
 
 
-def resolve_device(device) -> "torch.device":  # noqa: F821  (torch imported lazily)
-    """Map ``"cpu"``/``"cuda"``/``"cuda:N"``/``torch.device`` to a usable torch.device.
+@dataclass(frozen=True)
+class Entry:
+    """One experiment's settings: the paper's, once, and what each scale changes."""
 
-    Raises ValueError for an unknown device and RuntimeError when CUDA is requested on a
-    machine that has none, instead of failing later inside a kernel.
-    """
-    import torch  # lazy: the spring-block chapters never need torch
+    feeds: str  # "module:function" the merged settings are keyword arguments of
+    paper: dict  # the paper's settings (its grids, seeds, epochs, constants)
+    budgets: dict = field(default_factory=dict)  # scale -> the settings that scale overrides
 
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}") from err
-    if dev.type not in DEVICES:
-        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise RuntimeError(
-                f"device={device!r} requested but torch.cuda.is_available() is False on this machine; "
-                "use device='cpu'"
-            )
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise ValueError(
-                f"device index {dev.index} out of range: this machine has "
-                f"{torch.cuda.device_count()} CUDA device(s)"
-            )
-    return dev
+    def function(self) -> Callable:
+        module, name = self.feeds.split(":")
+        return getattr(importlib.import_module(module), name)
 
 
-# ----------------------------------------------------------------------------------------
-# Per-experiment sizes. One entry per experiment; each maps scale -> settings dict.
-# Keep a comment per field. Modules own their own section; edit only yours.
-# ----------------------------------------------------------------------------------------
 FIG1_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Fig. 1 rows, top (ReLU) to bottom (linear)
+_FIG1 = "springblock.experiments.fig1:run_panel"
+_QUICK_FIG1 = dict(alphas=(0.0, 1.0), seeds=1, epochs=20)
+_FIG3_GRID = dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,  # rows: "linear DNN" .. "ReLU"
+                  sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2))  # columns: per-step force noise σ̄
+_DROPOUT_GRID = (0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0)  # Fig. 1(c) columns
+_LR_GRID = (2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4)  # Fig. 1(b) columns
 
-
-def _fig1(values, epochs, *, quick_values, quick_epochs):
-    """One Fig. 1 panel's scales: paper = the figure's grid × 10 seeds, default = the same grid × 1
-    seed, quick = two rows × two columns for CI. ``values`` are the figure's columns, left to right."""
-    return {"quick": dict(alphas=(0.0, 1.0), values=quick_values, seeds=1, epochs=quick_epochs),
-            "default": dict(alphas=FIG1_ALPHAS, values=values, seeds=1, epochs=epochs),
-            "paper": dict(alphas=FIG1_ALPHAS, values=values, seeds=10, epochs=epochs)}
-
-
-EXPERIMENTS: dict[str, dict[str, dict[str, Any]]] = {
-    # --- chapter 1: separation metrics ------------------------------------------------
-    "separation": {
-        # epochs: training epochs of the small demo MLP; seeds: independent networks averaged
-        "quick": dict(epochs=20, seeds=1),
-        "default": dict(epochs=100, seeds=3),
-        "paper": dict(epochs=100, seeds=10),
-    },
-    # --- chapters 3–4: spring–block chain (springblock.chain) -----------------------------
-    # Common fields: realisations = chains per grid cell, averaged; steps = time steps per run;
-    # dt = time step; dtype = "float32" for big grids (2x faster), "float64" where exactness matters.
-    # The chain is cheap: even "paper" runs in seconds on a CPU, so it differs by realisations only.
-    "chain_eq7": {
-        # mu_r: frictions compared with Eq. 7; 0.06 exceeds 2ky/(L(L+1)) = 0.0357, so blocks stick
-        # steps, dt: noiseless overdamped runs long enough to reach Eq. 7 to ~1e-14
-        "quick": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
-        "default": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
-        "paper": dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), steps=30_000, dt=0.01),
-    },
-    "chain_phase": {
-        # Fig. 3 grid (spec §4.4). mu_r: rows, bottom "linear DNN" (0) to top "ReLU";
-        # mu_l: left friction, fixed; sigma: columns, per-step force noise sigma-bar
-        "quick": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
-                      sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=5, steps=5_000, dt=0.01, dtype="float32"),
-        "default": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
-                        sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=20, steps=10_000, dt=0.01, dtype="float32"),
-        "paper": dict(mu_r=(0.0, 0.007, 0.014, 0.021, 0.028, 0.035), mu_l=0.04,
-                      sigma=(0.0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2), realisations=100, steps=10_000, dt=0.01, dtype="float32"),
-    },
-    "chain_second_order": {
-        # Fig. S13: the chain_phase grid with inertia. gamma: damping; dt, steps: spec §4.3 (t = 200)
-        "quick": dict(gamma=5.0, realisations=3, steps=20_000, dt=0.01, dtype="float32"),
-        "default": dict(gamma=5.0, realisations=20, steps=20_000, dt=0.01, dtype="float32"),
-        "paper": dict(gamma=5.0, realisations=100, steps=20_000, dt=0.01, dtype="float32"),
-    },
-    "chain_noise": {
-        # Chapter 4 sweeps at mu_r < mu_l. mu_r, mu_l: frictions; sigma: noise levels swept
-        # (log-spaced, plus 0); synchronous runs are compared with independent ones on the same sweep
-        "quick": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=8,
-                      realisations=5, steps=5_000, dt=0.01, dtype="float32"),
-        "default": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=16,
-                        realisations=40, steps=10_000, dt=0.01, dtype="float32"),
-        "paper": dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=32,
-                      realisations=200, steps=10_000, dt=0.01, dtype="float32"),
-    },
-    "chain_bounded": {
-        # Bounded (uniform) vs Gaussian noise. bounds: half-widths B; dt = 0.1 (stable) so that
-        # steps reach t = 2000, where the algebraic approach to the freeze point has settled;
-        # record_every: steps between stored load curves (for the drift-in-time panel)
-        "quick": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.08, 0.2), realisations=3,
-                      steps=5_000, dt=0.1, record_every=100),
-        "default": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.2), realisations=20,
-                        steps=20_000, dt=0.1, record_every=100),
-        "paper": dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.2), realisations=100,
-                      steps=20_000, dt=0.1, record_every=100),
-    },
-    "chain_dynamics": {
-        # Fig. 4 right column: synchronous noise, one chain per panel like the DNN runs.
-        # sigma: noise of the concave / linear / convex panels at mu_r, mu_l; record_every: frame spacing
-        "quick": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=5_000, dt=0.01, record_every=50),
-        "default": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=10_000, dt=0.01, record_every=20),
-        "paper": dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=10_000, dt=0.01, record_every=10),
-    },
-    "chain_langevin": {
-        # Fig. S14 (spec §4.2): k, gamma, decay, dt, steps are the authors'; eps: the authors' noise
-        # (shared by all blocks, scale eps*sqrt(L)); the diagram sweeps mu_r (rows, mu_l fixed) x eps
-        "quick": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
-                      mu_r=(0.0, 0.0014, 0.0028), eps_grid=(0.0, 0.0005, 0.002, 0.01), realisations=3, dtype="float32"),
-        "default": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
-                        mu_r=(0.0, 0.0007, 0.0014, 0.0021, 0.0028, 0.0035),
-                        eps_grid=(0.0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01), realisations=10, dtype="float32"),
-        "paper": dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003, mu_l=0.004,
-                      mu_r=(0.0, 0.0007, 0.0014, 0.0021, 0.0028, 0.0035),
-                      eps_grid=(0.0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01), realisations=50, dtype="float32"),
-    },
-    "chain_explorer": {
-        # static rendering of the interactive explorer: mu_r x sigma small multiples at mu_l, k;
-        # realisations, steps: per cell (the live widget uses its own, smaller budget)
-        "quick": dict(mu_r=(0.0, 0.02, 0.035), sigma=(0.0, 0.02, 0.2), mu_l=0.06, k=1.0, realisations=3, steps=3_000),
-        "default": dict(mu_r=(0.0, 0.01, 0.02, 0.035), sigma=(0.0, 0.01, 0.03, 0.1, 0.3), mu_l=0.06, k=1.0,
-                        realisations=20, steps=10_000),
-        "paper": dict(mu_r=(0.0, 0.01, 0.02, 0.035), sigma=(0.0, 0.01, 0.03, 0.1, 0.3), mu_l=0.06, k=1.0,
-                      realisations=50, steps=10_000),
-    },
-    # --- chapter 2: DNN phase diagrams (springblock.sweep; Fig. 1 and Fig. 4 left) ---------
-    # alphas: LeakyReLU slopes (rows, ReLU on top); values: the panel's columns, left = most
-    # stochastic (paper: the figure's 8 columns); seeds: networks per cell, averaged (paper: 10);
-    # epochs: training length (paper: 100, 200 for the learning-rate panel). default is the paper's grid
-    # with one seed instead of ten (192 networks, ~6 min on a 2-core CPU)
-    "fig1_noise": _fig1((0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0), 100, quick_values=(0.5, 0.0), quick_epochs=20),
-    "fig1_lr": _fig1((2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4), 200, quick_values=(5e-2, 1e-3), quick_epochs=20),
-    "fig1_dropout": _fig1((0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0), 100, quick_values=(0.2, 0.0),
-                          quick_epochs=20),
-    "fig1_batch": _fig1((10, 20, 40, 80, 160, 320, 640, 1280), 100, quick_values=(80, 640), quick_epochs=3),
-    "fig4_dynamics": {
-        # the three Fig. 4 settings (sweep.DYNAMICS) at slope alpha (paper: unstated, ReLU assumed);
-        # seeds: runs per setting (curves averaged); record_every: epochs between recorded D_l
-        "quick": dict(alpha=0.0, seeds=1, epochs=4, record_every=1),
-        "default": dict(alpha=0.0, seeds=2, epochs=100, record_every=1),
-        "paper": dict(alpha=0.0, seeds=10, epochs=100, record_every=1),
-    },
-    # --- chapter 5: load curves and generalization (springblock.generalization, .control) ---
-    # Common fields: seeds = networks per setting (seeds seed+1..seed+n); epochs = training length.
-    # The Fig. 1 cells (accuracy vs curvature, S4, S10) come from fig1_* above via the cache.
-    "gen_accuracy": {
-        # n_boot: bootstrap resamples for the correlation intervals
-        "quick": dict(n_boot=200), "default": dict(n_boot=2000), "paper": dict(n_boot=2000),
-    },
-    "gen_depth_width": {
-        # S5/S6: depths at width 100 and widths at depth 7, each at every dropout rate (input stays 10x10)
-        "quick": dict(depths=(3, 7), widths=(50, 100), dropouts=(0.0, 0.2), seeds=1, epochs=10),
-        "default": dict(depths=(3, 7, 11), widths=(50, 100, 200), dropouts=(0.0, 0.15), seeds=1, epochs=100),
-        "paper": dict(depths=(3, 5, 7, 9, 11, 15), widths=(25, 50, 100, 200, 400), dropouts=(0.0, 0.08, 0.16, 0.28),
-                      seeds=10, epochs=100),
-    },
-    "gen_fashion": {
-        # S7: alpha x dropout diagram on Fashion-MNIST (Debian files or torchvision); values: dropout rates
-        "quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=10),
-        "default": dict(alphas=(0.0, 1.0), values=(0.2, 0.1, 0.0), seeds=1, epochs=100),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(0.28, 0.24, 0.2, 0.16, 0.12, 0.08, 0.04, 0.0),
-                      seeds=10, epochs=100),
-    },
-    "gen_cifar": {
-        # S8/S9: alpha x learning-rate diagram on CIFAR-10 (grayscale 10x10) when its files are on disk
-        "quick": dict(alphas=(0.0, 1.0), values=(1e-2, 1e-3), seeds=1, epochs=10),
-        "default": dict(alphas=(0.0, 0.4, 1.0), values=(5e-2, 1e-2, 1e-3, 1e-4), seeds=1, epochs=200),
-        "paper": dict(alphas=(0.0, 0.2, 0.4, 0.6, 0.8, 1.0), values=(2e-1, 1e-1, 5e-2, 1e-2, 5e-3, 1e-3, 5e-4, 1e-4),
-                      seeds=10, epochs=200),
-    },
-    "gen_metrics": {
-        # S10/S11: trace vs pinv vs inverse load curves of ReLU (alpha 0) and linear (alpha 1) nets
-        "quick": dict(alphas=(0.0, 1.0), dropouts=(0.0,), seeds=1, epochs=10),
-        "default": dict(alphas=(0.0, 1.0), dropouts=(0.0,), seeds=1, epochs=100),
-        "paper": dict(alphas=(0.0, 1.0), dropouts=(0.0, 0.08, 0.16), seeds=10, epochs=100),
-    },
-    "gen_cnn": {
-        # S2: pretrain_epochs without dropout, then resume_epochs per dropout rate (0 = control);
-        # batch_size: Adam minibatch; n_train: training images
-        "quick": dict(dropouts=(0.0, 0.2), pretrain_epochs=2, resume_epochs=1, seeds=1, batch_size=256, n_train=512),
-        "default": dict(dropouts=(0.0, 0.05, 0.15, 0.4), pretrain_epochs=20, resume_epochs=10, seeds=1,
-                        batch_size=256, n_train=2560),
-        "paper": dict(dropouts=(0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4), pretrain_epochs=100, resume_epochs=50,
-                      seeds=10, batch_size=256, n_train=2560),
-    },
-    "gen_linear": {
-        # Fig. 5a: full-batch SGD epochs (= steps) per variant; record_every: epochs between stored curves
-        "quick": dict(epochs=200, seeds=1, record_every=20),
-        "default": dict(epochs=1500, seeds=2, record_every=50),
-        "paper": dict(epochs=4000, seeds=10, record_every=50),
-    },
-    "gen_regression": {
-        # S12: full-batch Adam epochs per variant (lazy / default / dropout / large lr)
-        "quick": dict(epochs=10, seeds=1), "default": dict(epochs=100, seeds=1), "paper": dict(epochs=100, seeds=10),
-    },
-    "gen_probe": {
-        # a torchvision model probed with springblock.probe; arch: "mlp" (torchvision.ops.MLP) or "resnet18"
-        "quick": dict(arch="mlp", epochs=5, batch_size=None),
-        "default": dict(arch="mlp", epochs=50, batch_size=None),
-        "paper": dict(arch="resnet18", epochs=30, batch_size=128),
-    },
-    "gen_chainfit": {
-        # spring-chain fits (springblock.fit) to the fig4_dynamics histories: search budget
-        "quick": dict(realisations=8, candidates=32, rounds=1),
-        "default": dict(realisations=32, candidates=128, rounds=6),
-        "paper": dict(realisations=64, candidates=256, rounds=8),
-    },
-    "gen_control": {
-        # control.compare_with_fixed: fixed dropout grid vs the PI controller (gains, every/start epochs)
-        "quick": dict(dropouts=(0.0, 0.1), seeds=1, epochs=20, every=5, start=5, gain_p=0.5, gain_i=0.3),
-        "default": dict(dropouts=(0.0, 0.05, 0.1, 0.2), seeds=3, epochs=100, every=5, start=15, gain_p=0.5,
-                        gain_i=0.3),
-        "paper": dict(dropouts=(0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.28), seeds=10, epochs=100, every=5,
-                      start=15, gain_p=0.5, gain_i=0.3),
-    },
-    # --- sections below are filled in by the chain / training / generalization modules ---
+EXPERIMENTS: dict[str, Entry] = {
+    # --- chapter 1 -----------------------------------------------------------------------
+    "separation": Entry("springblock.experiments.protocols:separation_demo",  # ReLU and linear nets, our demo
+                        dict(alphas=(0.0, 1.0), seeds=10, epochs=100),
+                        {"quick": dict(seeds=1, epochs=20), "default": dict(seeds=3)}),
+    # --- chapter 2: Fig. 1, the resize, the network without BatchNorm, Fig. 4 (left) -------
+    "fig1_noise": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=(0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0), seeds=10,
+                                    epochs=100),
+                        {"quick": dict(_QUICK_FIG1, values=(0.5, 0.0)), "default": dict(seeds=1)}),
+    "fig1_lr": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_LR_GRID, seeds=10, epochs=200),
+                     {"quick": dict(_QUICK_FIG1, values=(5e-2, 1e-3)), "default": dict(seeds=1)}),
+    "fig1_dropout": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_DROPOUT_GRID, seeds=10, epochs=100),
+                          {"quick": dict(_QUICK_FIG1, values=(0.2, 0.0)), "default": dict(seeds=1)}),
+    "fig1_batch": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=(10, 20, 40, 80, 160, 320, 640, 1280), seeds=10,
+                                    epochs=100),
+                        {"quick": dict(_QUICK_FIG1, values=(80, 640), epochs=3), "default": dict(seeds=1)}),
+    # the resize measurement: both antialias settings on the same cells (every panel's rows × columns)
+    "fig1_resize": Entry("springblock.experiments.fig1:resize_comparison",
+                         dict(alphas=(0.0, 0.4, 1.0), columns=(0, 2, 5, 7), seeds=10),
+                         {"quick": dict(alphas=(0.0,), columns=(0, 1), seeds=1), "default": dict(seeds=1)}),
+    # SM S3: Eq. 1's c_σ in place of BatchNorm, on the dropout panel, with the seed-to-seed spread
+    "fig1_norm": Entry("springblock.experiments.fig1:norm_comparison",
+                       dict(panel="dropout", alphas=FIG1_ALPHAS, values=_DROPOUT_GRID, seeds=10, epochs=100),
+                       {"quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=2, epochs=20),
+                        "default": dict(alphas=(0.0, 0.4, 1.0), values=(0.28, 0.16, 0.08, 0.0), seeds=3)}),
+    # Fig. 4 (left): the SM's three settings; α and the epoch count are not stated (ReLU, 100 assumed)
+    "fig4_dynamics": Entry("springblock.experiments.fig1:run_dynamics",
+                           dict(settings={"b": dict(lr=1e-4, batch_size=200), "c": dict(lr=1e-3, dropout=0.1, batch_size=100),
+                                          "d": dict(lr=3e-3, dropout=0.2, batch_size=50)},
+                                alpha=0.0, seeds=10, epochs=100, record_every=1),
+                           {"quick": dict(seeds=1, epochs=4), "default": dict(seeds=2)}),
+    # --- chapters 3–4: the spring–block chain --------------------------------------------
+    "chain_eq7": Entry("springblock.experiments.chain_grids:eq7_check",  # 0.06 > 2ky/(L(L+1)): blocks stick
+                       dict(mu_r=(0.0, 0.01, 0.02, 0.03, 0.06), mu_l=(0.0, 0.5), steps=30_000, dt=0.01)),
+    "chain_fig2": Entry("springblock.experiments.chain_grids:fig2_simulation",  # the authors' notebook
+                        dict(mu=0.1, sigma=0.1, eta=0.01, steps=10_000, record_every=20, realisations=20),
+                        {"quick": dict(realisations=3)}),
+    "chain_phase": Entry("springblock.experiments.chain_grids:phase_diagram",  # Fig. 3 (our reconstruction)
+                         dict(_FIG3_GRID, realisations=100, steps=10_000, dt=0.01, dtype="float32"),
+                         {"quick": dict(realisations=5, steps=5_000), "default": dict(realisations=20)}),
+    "chain_second_order": Entry("springblock.experiments.chain_grids:phase_diagram",  # S13: Fig. 3 with inertia
+                                dict(_FIG3_GRID, dynamics="second_order", gamma=5.0, realisations=100, steps=20_000,
+                                     dt=0.01, dtype="float32"),
+                                {"quick": dict(realisations=3), "default": dict(realisations=20)}),
+    "chain_explorer": Entry("springblock.experiments.chain_grids:explorer_grid",
+                            dict(mu_r=(0.0, 0.01, 0.02, 0.035), sigma=(0.0, 0.01, 0.03, 0.1, 0.3), mu_l=0.06, k=1.0,
+                                 realisations=50, steps=10_000),
+                            {"quick": dict(mu_r=(0.0, 0.035), sigma=(0.0, 0.2), realisations=3, steps=3_000),
+                             "default": dict(realisations=20)}),
+    "chain_noise": Entry("springblock.experiments.chain_grids:noise_sweep",  # chapter 4, μ_r < μ_l
+                         dict(mu_r=0.02, mu_l=0.06, sigma_min=0.002, sigma_max=1.0, n_sigma=32, realisations=200,
+                              steps=10_000, dt=0.01, dtype="float32"),
+                         {"quick": dict(n_sigma=8, realisations=5, steps=5_000),
+                          "default": dict(n_sigma=16, realisations=40)}),
+    "chain_bounded": Entry("springblock.experiments.chain_grids:bounded_vs_gaussian",  # dt 0.1: t = 2000
+                           dict(mu_r=0.04, mu_l=0.08, bounds=(0.01, 0.02, 0.04, 0.06, 0.08, 0.12, 0.2),
+                                realisations=100, steps=20_000, dt=0.1, record_every=100),
+                           {"quick": dict(bounds=(0.01, 0.02, 0.04, 0.08, 0.2), realisations=3, steps=5_000),
+                            "default": dict(realisations=20)}),
+    "chain_dynamics": Entry("springblock.experiments.chain_grids:load_dynamics",  # Fig. 4 right (ours)
+                            dict(mu_r=0.02, mu_l=0.06, sigma=(0.005, 0.014, 0.05), steps=10_000, dt=0.01, record_every=10),
+                            {"quick": dict(steps=5_000, record_every=50), "default": dict(record_every=20)}),
+    "chain_langevin": Entry("springblock.experiments.chain_grids:langevin",  # S14: the authors' notebook
+                            dict(k=0.1, gamma=1.0, decay=0.001, dt=0.05, steps=14_000, eps=0.003, mu_r_s14=0.003,
+                                 mu_l=0.004, mu_r=(0.0, 0.0007, 0.0014, 0.0021, 0.0028, 0.0035),
+                                 eps_grid=(0.0, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01), realisations=50,
+                                 dtype="float32"),
+                            {"quick": dict(mu_r=(0.0, 0.0028), eps_grid=(0.0, 0.002, 0.01), realisations=3),
+                             "default": dict(realisations=10)}),
+    # --- chapters 5–7: generalization --------------------------------------------------------
+    "gen_accuracy": Entry("springblock.analysis:accuracy_vs_shape", dict(n_boot=2000), {"quick": dict(n_boot=200)}),
+    "gen_depth_width": Entry("springblock.experiments.architectures:depth_width",  # S5/S6: grids not stated
+                             dict(depths=(3, 5, 7, 9, 11), widths=(25, 50, 100, 200, 400), alphas=FIG1_ALPHAS,
+                                  dropouts=_DROPOUT_GRID, seeds=10, epochs=100),
+                             {"quick": dict(depths=(3,), widths=(50,), alphas=(0.0, 1.0), dropouts=(0.2, 0.0), seeds=1,
+                                            epochs=10),
+                              "default": dict(depths=(3, 11), widths=(50, 200), alphas=(0.0, 0.4, 1.0),
+                                              dropouts=(0.28, 0.16, 0.08, 0.0), seeds=1)}),
+    "gen_fashion": Entry("springblock.experiments.architectures:dataset_diagram",  # S7(a): Fig. 1(c) on Fashion
+                         dict(name="fashion-mnist", axis="dropout", alphas=FIG1_ALPHAS, values=_DROPOUT_GRID, seeds=10,
+                              epochs=100),
+                         {"quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=10),
+                          "default": dict(alphas=(0.0, 0.4, 1.0), values=(0.28, 0.16, 0.08, 0.0), seeds=1)}),
+    "gen_fashion_sgd": Entry("springblock.experiments.architectures:dataset_diagram",  # S7(b): our choice, SGD
+                             dict(name="fashion-mnist", axis="dropout", optimizer="sgd", lr=0.1, alphas=FIG1_ALPHAS,
+                                  values=_DROPOUT_GRID, seeds=10, epochs=100),
+                             {"quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=10),
+                              "default": dict(alphas=(0.0, 0.4, 1.0), values=(0.28, 0.16, 0.08, 0.0), seeds=1)}),
+    "gen_cifar_dropout": Entry("springblock.experiments.architectures:dataset_diagram",  # S8 (colour, 3×10×10)
+                               dict(name="cifar10", axis="dropout", alphas=FIG1_ALPHAS, values=_DROPOUT_GRID, seeds=10,
+                                    epochs=100),
+                               {"quick": dict(alphas=(0.0, 1.0), values=(0.2, 0.0), seeds=1, epochs=10),
+                                "default": dict(alphas=(0.0, 0.4, 1.0), values=(0.28, 0.16, 0.08, 0.0), seeds=1)}),
+    "gen_cifar_lr": Entry("springblock.experiments.architectures:dataset_diagram",  # S9
+                          dict(name="cifar10", axis="lr", alphas=FIG1_ALPHAS, values=_LR_GRID, seeds=10, epochs=200),
+                          {"quick": dict(alphas=(0.0, 1.0), values=(1e-2, 1e-3), seeds=1, epochs=10),
+                           "default": dict(alphas=(0.0, 0.4, 1.0), values=(5e-2, 1e-2, 1e-3, 1e-4), seeds=1)}),
+    "gen_metrics": Entry("springblock.experiments.architectures:metric_comparison",  # S10/S11
+                         dict(alphas=(0.0, 1.0), dropouts=(0.0, 0.08, 0.16), seeds=10, epochs=100),
+                         {"quick": dict(dropouts=(0.0,), seeds=1, epochs=10), "default": dict(dropouts=(0.0,), seeds=1)}),
+    "gen_cnn": Entry("springblock.experiments.protocols:cnn_dropout",  # S2: the paper's text, the authors' optimiser
+                     dict(protocol="resume", dropouts=(0.0, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64), pretrain_epochs=1000,
+                          epochs=1000, seeds=10, lr=1e-4, batch_size=None),
+                     {"quick": dict(dropouts=(0.0, 0.2), pretrain_epochs=2, epochs=1, seeds=1, lr=1e-3, batch_size=256),
+                      "default": dict(dropouts=(0.0, 0.04, 0.16, 0.64), pretrain_epochs=20, epochs=10, seeds=1, lr=1e-3,
+                                      batch_size=256)}),
+    "gen_linear": Entry("springblock.experiments.protocols:linear_orthogonal",  # Fig. 5(a): SGD at 1e-3
+                        dict(names=("small lr", "large lr", "dropout"), lrs=(1e-3, 1e-1, 1e-3), dropouts=(0.0, 0.0, 0.2),
+                             epochs=4000, seeds=10, record_every=50),
+                        {"quick": dict(lrs=(1e-2, 1e-1, 1e-2), epochs=200, seeds=1, record_every=20),
+                         "default": dict(lrs=(1e-2, 1e-1, 1e-2), epochs=1500, seeds=2)}),
+    "gen_regression": Entry("springblock.experiments.protocols:regression_load",  # S12: task not stated (ours)
+                            dict(names=("lazy", "default", "dropout", "large lr"), lrs=(1e-4, 1e-3, 1e-3, 2e-2),
+                                 dropouts=(0.0, 0.0, 0.2, 0.0), epochs=100, seeds=10),
+                            {"quick": dict(epochs=10, seeds=1), "default": dict(seeds=1)}),
+    "gen_probe": Entry("springblock.experiments.protocols:torchvision_probe",  # beyond the paper
+                       dict(arch="resnet18", epochs=30, batch_size=128),
+                       {"quick": dict(arch="mlp", epochs=5, batch_size=None),
+                        "default": dict(arch="mlp", epochs=50, batch_size=None)}),
+    "gen_chainfit": Entry("springblock.experiments.chain_fits:chain_fits",  # beyond the paper
+                          dict(realisations=64, candidates=256, rounds=8),
+                          {"quick": dict(realisations=8, candidates=32, rounds=1),
+                           "default": dict(realisations=32, candidates=128, rounds=6)}),
+    "gen_control": Entry("springblock.experiments.control:compare_with_fixed",  # beyond the paper
+                         dict(dropouts=(0.0, 0.02, 0.05, 0.08, 0.12, 0.16, 0.2, 0.28), seeds=10, epochs=100, every=5,
+                              start=15, gain_p=0.5, gain_i=0.3),
+                         {"quick": dict(dropouts=(0.0, 0.1), seeds=1, epochs=20, start=5),
+                          "default": dict(dropouts=(0.0, 0.05, 0.1, 0.2), seeds=3)}),
 }
 
 
 def settings(name: str, scale: str) -> Mapping[str, Any]:
-    """Read-only settings of experiment ``name`` at ``scale``."""
-    if name not in EXPERIMENTS:
-        raise ValueError(f"unknown experiment {name!r}; known: {sorted(EXPERIMENTS)}")
-    if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    return MappingProxyType(dict(EXPERIMENTS[name][scale]))
+    """Read-only settings of experiment ``name`` at ``scale``: the paper's, with the scale's budget.
+
+    Nested values (Fig. 4's ``settings`` dict) are copies, so a caller editing them cannot change
+    :data:`EXPERIMENTS`."""
+    from . import validate
+
+    validate.choice("name", name, tuple(EXPERIMENTS))
+    validate.choice("scale", scale, SCALES)
+    entry = EXPERIMENTS[name]
+    return MappingProxyType(copy.deepcopy({**entry.paper, **entry.budgets.get(scale, {})}))

@@ -20,22 +20,28 @@ With class sizes n_c, class means μ_c and global mean μ (population statistics
     "inverse" D = log Tr(Σ_b Σ_w⁺)          (invariant under every invertible feature map)
 
 A smaller D means better-separated classes. The load curve is (D_0, ..., D_L), and layer ℓ
-contributes D_{ℓ-1} − D_ℓ.
+contributes D_{ℓ-1} − D_ℓ; its shape is summarised in :mod:`springblock.shape`.
+
+Degenerate features get defined values, not 0/0: when the class means coincide (Σ_b = 0, constant
+features included) nothing is separated and D = +∞; when every class sits on its own point
+(Σ_w = 0, Σ_b ≠ 0) separation is perfect and D = −∞ (the inverse variant, which grows with
+separation, has the opposite signs). D does not depend on a global scale of the features, and it
+is computed after dividing them by their largest centred magnitude, so float32 features of any
+scale give finite numbers.
 """
 from __future__ import annotations
 
 import math
-from numbers import Real
-from typing import Callable, NamedTuple
+from typing import Callable
 
-import numpy as np
 import torch
 
+from . import validate
+
 KINDS = ("trace", "pinv", "inverse")
-SHAPE_TOL = 0.05
 
 
-def _features(features, name: str) -> torch.Tensor:
+def _features(features, name: str, check_finite: bool = True) -> torch.Tensor:
     x = torch.as_tensor(features)
     if x.ndim < 2:
         raise ValueError(f"{name} must have shape (..., N, d); got shape {tuple(x.shape)}")
@@ -43,7 +49,7 @@ def _features(features, name: str) -> torch.Tensor:
         raise ValueError(f"{name} must be real; got dtype {x.dtype}")
     if not x.is_floating_point():
         x = x.to(torch.float64)  # exact for integer inputs
-    if not torch.isfinite(x).all():
+    if check_finite and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains non-finite values (NaN or inf)")
     return x
 
@@ -62,9 +68,7 @@ def _classes(labels, n: int, num_classes) -> tuple[torch.Tensor, int]:
     if num_classes is None:
         c = hi + 1
     else:
-        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
-            raise ValueError(f"num_classes must be an int or None; got {num_classes!r}")
-        c = int(num_classes)
+        c = validate.integer("num_classes", num_classes, 2)
         if hi >= c:
             raise ValueError(f"labels must lie in 0..num_classes-1 = 0..{c - 1}; got max {hi}")
     if c < 2:
@@ -75,21 +79,28 @@ def _classes(labels, n: int, num_classes) -> tuple[torch.Tensor, int]:
     return y, c
 
 
-def _factors(features, labels, num_classes, name: str = "features") -> tuple[torch.Tensor, torch.Tensor]:
+def _factors(features, labels, num_classes, name: str = "features", scaled: bool = False, check_finite: bool = True):
     """Return R (..., N, d) and B (..., C, d) with Σ_w = RᵀR / N and Σ_b = BᵀB.
 
     R holds the rows x_i − μ_{c(i)}, B the rows √(n_c/N)(μ_c − μ). The traces and pseudo-inverses
     are taken from these factors, so no d×d matrix is needed and the conditioning is not squared.
+    ``scaled=True`` divides both by the largest |x − μ| of each batch entry first: every D is
+    invariant to a global scale, and this keeps float32 squares of very large or very small
+    features from overflowing or underflowing.
     """
-    x = _features(features, name)
+    x = _features(features, name, check_finite)
     n = x.shape[-2]
     y, c = _classes(labels, n, num_classes)
     y = y.to(x.device)
     onehot = torch.nn.functional.one_hot(y, c).to(x.dtype)  # (N, C)
     counts = onehot.sum(0)
-    means = onehot.T @ x / counts[:, None]  # (..., C, d); one matmul, no loop over classes
-    resid = x - means[..., y, :]
-    between = (counts / n).sqrt()[:, None] * (means - x.mean(-2, keepdim=True))
+    centred = x - x.mean(-2, keepdim=True)
+    if scaled:
+        s = centred.abs().amax((-2, -1), keepdim=True)
+        centred = centred / torch.where(s > 0, s, torch.ones_like(s))  # constant features stay 0
+    means = onehot.T @ centred / counts[:, None]  # (..., C, d); one matmul, no loop over classes
+    resid = centred - means[..., y, :]
+    between = (counts / n).sqrt()[:, None] * means
     return resid, between
 
 
@@ -128,18 +139,34 @@ def between_class_projection(features, labels, k: int = 2, num_classes=None) -> 
     return (x - x.mean(-2, keepdim=True)) @ basis.mT
 
 
-def _separation(features, labels, kind, num_classes, name) -> torch.Tensor:
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
-    resid, between = _factors(features, labels, num_classes, name)
+def _separations(features, labels, kinds, num_classes, name, check_finite=True) -> dict[str, torch.Tensor]:
+    """D of every kind in ``kinds`` from one computation of the factors R and B."""
+    for kind in kinds:
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}; got {kind!r}")
+    resid, between = _factors(features, labels, num_classes, name, scaled=True, check_finite=check_finite)
     n = resid.shape[-2]
-    if kind == "trace":
-        return torch.log(resid.square().sum((-2, -1)) / n / between.square().sum((-2, -1)))
-    if kind == "pinv":  # Σ_b⁺ = B⁺B⁺ᵀ, so Tr(Σ_w Σ_b⁺) = ‖R B⁺‖²_F / N
-        t = (resid @ torch.linalg.pinv(between)).square().sum((-2, -1)) / n
-    else:  # Σ_w⁺ = N R⁺R⁺ᵀ, so Tr(Σ_b Σ_w⁺) = N ‖B R⁺‖²_F
-        t = (between @ torch.linalg.pinv(resid)).square().sum((-2, -1)) * n
-    return torch.log(t)
+    tw, tb = resid.square().sum((-2, -1)) / n, between.square().sum((-2, -1))
+    out = {}
+    for kind in kinds:
+        if kind == "trace":
+            t = tw / tb
+        elif kind == "pinv":  # Σ_b⁺ = B⁺B⁺ᵀ, so Tr(Σ_w Σ_b⁺) = ‖R B⁺‖²_F / N
+            t = (resid @ torch.linalg.pinv(between)).square().sum((-2, -1)) / n
+        else:  # Σ_w⁺ = N R⁺R⁺ᵀ, so Tr(Σ_b Σ_w⁺) = N ‖B R⁺‖²_F
+            t = (between @ torch.linalg.pinv(resid)).square().sum((-2, -1)) * n
+        d = torch.log(t)
+        # The degenerate cases, defined rather than left to 0/0: no between-class spread (the class
+        # means coincide, constant features included) is no separation; no within-class spread with
+        # distinct class means is perfect separation. "inverse" grows with separation: signs flip.
+        none, perfect = (math.inf, -math.inf) if kind != "inverse" else (-math.inf, math.inf)
+        d = torch.where(tb == 0, torch.full_like(d, none), d)
+        out[kind] = torch.where((tw == 0) & (tb > 0), torch.full_like(d, perfect), d)
+    return out
+
+
+def _separation(features, labels, kind, num_classes, name) -> torch.Tensor:
+    return _separations(features, labels, (kind,), num_classes, name)[kind]
 
 
 def data_separation(features, labels, kind: str = "trace", num_classes=None) -> torch.Tensor:
@@ -150,7 +177,7 @@ def data_separation(features, labels, kind: str = "trace", num_classes=None) -> 
     The pseudo-inverses use ``torch.linalg.pinv``'s default cut-off on the singular values of the
     factors B and R (rtol = eps·max(rows, cols)). Σ_b has rank ≤ C − 1, and that cut-off removes its
     round-off null directions. D → −∞ as the classes collapse onto their means, and D → +∞ as the
-    class means merge.
+    class means merge; the limits themselves are defined (module docstring).
     """
     return _separation(features, labels, kind, num_classes, "features")
 
@@ -179,81 +206,26 @@ def load_curve(layer_features, labels, kind: str = "trace", num_classes=None) ->
     return _per_layer(lambda x, name: _separation(x, labels, kind, num_classes, name), layer_features)
 
 
-class Curvature(NamedTuple):
-    """Shape summary of load curves. ``c`` and ``v`` have shape (...)."""
-
-    c: torch.Tensor  # (D_0 − D_1) − (D_{L−1} − D_L): < 0 concave, > 0 convex
-    v: torch.Tensor  # population std of the contributions d_i = D_i − D_{i+1}
-    shape: np.ndarray | str  # "concave" / "linear" / "convex"; a str for a single curve
-
-
-def _load(load, min_points: int) -> torch.Tensor:
-    d = torch.as_tensor(load)
-    if not d.is_floating_point():
-        d = d.to(torch.float64)
-    if d.ndim < 1 or d.shape[-1] < min_points:
-        raise ValueError(f"load needs >= {min_points} points on its last axis; got shape {tuple(d.shape)}")
-    if not torch.isfinite(d).all():
-        raise ValueError("load contains non-finite values (NaN or inf)")
-    return d
+def load_curves(layer_features, labels, kinds=KINDS, num_classes=None, *, check_finite: bool = True
+                ) -> dict[str, torch.Tensor]:
+    """:func:`load_curve` for several kinds at once (the class statistics are computed once).
+    ``check_finite=False`` skips the check for NaN/inf, for callers that made it themselves."""
+    kinds = tuple(kinds)
+    return _per_layer_dict(lambda x, name: _separations(x, labels, kinds, num_classes, name, check_finite),
+                           layer_features)
 
 
-def curvature(load, tol: float = SHAPE_TOL) -> Curvature:
-    """Curvature of load curves of shape (..., L+1), with L ≥ 2.
-
-    With contributions d_i = D_i − D_{i+1} (i = 0..L−1), this returns the authors' scalar
-    c = Σ_i (d_i − d_{i+1}) = d_0 − d_{L−1} and v = std_i(d_i) (population std).
-    ``shape`` is "linear" if |c| ≤ tol·|D_0 − D_L|, and otherwise "concave" (c < 0: deep layers carry
-    more load) or "convex" (c > 0). Dividing by the total drop makes the label independent of the
-    curve's scale and offset.
-
-    Default tol = 0.05. For a quadratic curve, the largest gap between the curve and its chord is
-    |c|/|D_0 − D_L| · L²/(8(L−1)) of the total drop, which is ≈ |c|/|D_0 − D_L| at the paper's
-    L = 7. So "linear" means the curve stays within about 5 % of its height from a straight line;
-    that is hardly visible in a min–max-normalised cell (Fig. 1). Equivalently, for contributions
-    that change linearly, the first and last differ by at most a factor of ≈ 1.4.
-    The spring curves of the phase diagrams reach |c|/drop ≈ 0.1–0.2 (spec §4.3–4.4).
-    """
-    if isinstance(tol, bool) or not isinstance(tol, Real) or not (0 <= tol < math.inf):
-        raise ValueError(f"tol must be a finite number >= 0; got {tol!r}")
-    d_load = _load(load, 3)
-    d = d_load[..., :-1] - d_load[..., 1:]
-    c = d[..., 0] - d[..., -1]
-    v = d.std(-1, correction=0)
-    linear = (c.abs() <= tol * (d_load[..., 0] - d_load[..., -1]).abs()).cpu().numpy()
-    shape = np.where(linear, "linear", np.where(c.cpu().numpy() < 0, "concave", "convex"))
-    return Curvature(c, v, shape.item() if shape.ndim == 0 else shape)
-
-
-def relative_curvature(load) -> np.ndarray:
-    """ĉ = ((D_0 − D_1) − (D_{L−1} − D_L)) / |D_0 − D_L| of curves (..., L+1); NaN passes through.
-
-    Dividing by the total drop makes curves of different separation comparable; ĉ is about the
-    largest gap between the curve and its chord, in units of the drop (:func:`curvature`).
-    """
-    d = np.asarray(load, dtype=float)
-    if d.ndim < 1 or d.shape[-1] < 3:
-        raise ValueError(f"load needs >= 3 points on its last axis; got shape {d.shape}")
-    c = (d[..., 0] - d[..., 1]) - (d[..., -2] - d[..., -1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return c / np.abs(d[..., 0] - d[..., -1])
-
-
-def shape_of(rc, tol: float = SHAPE_TOL) -> np.ndarray:
-    """"concave" / "linear" / "convex" (or "nan") for relative curvatures ``rc``."""
-    rc = np.asarray(rc, dtype=float)
-    return np.where(~np.isfinite(rc), "nan", np.where(np.abs(rc) <= tol, "linear",
-                                                      np.where(rc < 0, "concave", "convex")))
-
-
-def normalised_load(load) -> torch.Tensor:
-    """Min–max normalise each curve along the last axis: (D − min D) / (max D − min D).
-
-    A constant curve has no scale to normalise by and gives NaN.
-    """
-    d = _load(load, 2)
-    lo, hi = d.amin(-1, keepdim=True), d.amax(-1, keepdim=True)
-    return (d - lo) / (hi - lo)
+def _per_layer_dict(fn, layer_features) -> dict[str, torch.Tensor]:
+    if isinstance(layer_features, (list, tuple)):
+        if not layer_features:
+            raise ValueError("layer_features must hold at least one layer; got an empty sequence")
+        parts = [fn(x, f"layer_features[{i}]") for i, x in enumerate(layer_features)]
+        return {k: torch.stack([p[k] for p in parts], -1) for k in parts[0]}
+    x = torch.as_tensor(layer_features)
+    if x.ndim < 3:
+        raise ValueError("layer_features must be a sequence of (..., N, d) tensors or one (..., L+1, N, d) tensor; "
+                         f"got shape {tuple(x.shape)}")
+    return fn(x, "layer_features")
 
 
 def regression_load(layer_features, targets, relative: bool = False) -> torch.Tensor:

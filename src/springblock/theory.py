@@ -19,20 +19,35 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr  # standard normal CDF
 
+from . import validate
+
 NOISES = ("gaussian", "truncated", "uniform")
+
+
+def _L(L) -> int:
+    return validate.integer("L", L, 1)
+
+
+def _k(k) -> np.ndarray:
+    return validate.array("k", k, 0, lo_open=True)
+
+
+def _mu(name, mu) -> np.ndarray:
+    return validate.array(name, mu, 0)
 
 
 # ------------------------------------------------------------------ friction law
 def drive(F, mu_r=0.0, mu_l=0.0):
     """Net drive ``g(F) = ReLU(F - μ_r) - ReLU(-F - μ_l)`` of a block at rest (Eq. 11)."""
-    F = np.asarray(F, dtype=float)
-    return F - np.clip(F, -np.asarray(mu_l, dtype=float), mu_r)
+    F = validate.array("F", F)
+    return F - np.clip(F, -_mu("mu_l", mu_l), _mu("mu_r", mu_r))
 
 
 # ------------------------------------------------------------------ noiseless equilibria
 def friction_bound(L, k=1.0, y=1.0):
     """Largest ``μ_r`` for which every block moves: ``2ky / (L(L+1))`` (validity of Eq. 7)."""
-    return 2.0 * np.asarray(k, float) * np.asarray(y, float) / (L * (L + 1))
+    L = _L(L)
+    return 2.0 * _k(k) * validate.array("y", y) / (L * (L + 1))
 
 
 def stuck_blocks(L, k=1.0, y=1.0, mu_r=0.0):
@@ -41,7 +56,8 @@ def stuck_blocks(L, k=1.0, y=1.0, mu_r=0.0):
     The ``n = L+1-m`` springs that do stretch form an arithmetic progression with step ``μ_r/k``
     summing to ``y``; ``m`` is the smallest count for which the first of them is not negative.
     """
-    k, y, mu_r = np.broadcast_arrays(*(np.asarray(a, float) for a in (k, y, mu_r)))
+    L = _L(L)
+    k, y, mu_r = np.broadcast_arrays(_k(k), validate.array("y", y), _mu("mu_r", mu_r))
     n = np.arange(L + 1, 0, -1).reshape((-1,) + (1,) * k.ndim)  # moving springs for m = 0..L
     first = y / n - mu_r * (n - 1) / (2 * k)
     return np.argmax(first >= -1e-15, axis=0)  # n = 1 (m = L) always qualifies
@@ -53,7 +69,8 @@ def equilibrium(L, k=1.0, y=1.0, mu_r=0.0):
     Without stuck blocks this is Eq. 7: ``d_{ℓ+1} - d_ℓ = μ_r/k``,
     ``d_ℓ = y/(L+1) + (μ_r/k)(ℓ - (L+2)/2)``. It does not depend on ``μ_l``.
     """
-    k, y, mu_r = np.broadcast_arrays(*(np.asarray(a, float) for a in (k, y, mu_r)))
+    L = _L(L)
+    k, y, mu_r = np.broadcast_arrays(_k(k), validate.array("y", y), _mu("mu_r", mu_r))
     m = stuck_blocks(L, k, y, mu_r)[..., None]
     n = L + 1 - m
     first = y[..., None] / n - mu_r[..., None] * (n - 1) / (2 * k[..., None])
@@ -75,7 +92,8 @@ def load_curve(L, k=1.0, y=1.0, mu_bar=0.0):
     ``λ_ℓ = (L+1-ℓ)[y/(L+1) + μ̄ℓ/(2k)]``: Eq. 7 for ``μ̄ = μ_r``, Eq. 8 for
     ``μ̄ = (μ_r-μ_l)/2``. Concave for ``μ̄ > 0``, linear for 0, convex for ``μ̄ < 0``.
     """
-    k, y, mu_bar = (np.asarray(a, float)[..., None] for a in (k, y, mu_bar))
+    L = _L(L)
+    k, y, mu_bar = (a[..., None] for a in (_k(k), validate.array("y", y), validate.array("mu_bar", mu_bar)))
     ell = np.arange(L + 1)
     return (L + 1 - ell) * (y / (L + 1) + mu_bar * ell / (2 * k))
 
@@ -88,7 +106,7 @@ def large_noise_load(L, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0):
 # ------------------------------------------------------------------ effective friction
 def zero_drift_force(mu_r, mu_l):
     """``F* = (μ_r - μ_l)/2``: the mean drift vanishes there for any symmetric noise and σ."""
-    return (np.asarray(mu_r, float) - np.asarray(mu_l, float)) / 2
+    return (_mu("mu_r", mu_r) - _mu("mu_l", mu_l)) / 2
 
 
 def _mean_relu(a, sigma, noise, truncate):
@@ -109,9 +127,10 @@ def _mean_relu(a, sigma, noise, truncate):
 
 def mean_drift(F, sigma, mu_r=0.0, mu_l=0.0, noise="gaussian", truncate=2.0):
     """``E g(F + ε)``: mean velocity of a block under frozen elastic force ``F`` and noise ``ε``."""
-    F, sigma, mu_r, mu_l = np.broadcast_arrays(*(np.asarray(a, float) for a in (F, sigma, mu_r, mu_l)))
-    if np.any(sigma < 0):
-        raise ValueError("sigma must be >= 0")
+    validate.choice("noise", noise, NOISES)
+    truncate = validate.real("truncate", truncate, 0, None, lo_open=True)
+    F, sigma, mu_r, mu_l = np.broadcast_arrays(validate.array("F", F), validate.array("sigma", sigma, 0),
+                                               _mu("mu_r", mu_r), _mu("mu_l", mu_l))
     s = np.where(sigma > 0, sigma, 1.0)  # placeholder where sigma == 0; replaced below
     noisy = _mean_relu(F - mu_r, s, noise, truncate) - _mean_relu(-F - mu_l, s, noise, truncate)
     return np.where(sigma > 0, noisy, drive(F, mu_r, mu_l))
@@ -123,7 +142,7 @@ def effective_friction(F, sigma, mu_r=0.0, mu_l=0.0, noise="gaussian", truncate=
     Limits: ``μ_r`` as ``σ → 0`` (for ``F > μ_r``); ``(μ_r - μ_l)/2`` as ``σ → ∞``;
     decreasing in ``σ`` exactly when ``F > (μ_r - μ_l)/2`` (acoustic lubrication).
     """
-    return np.asarray(F, float) - mean_drift(F, sigma, mu_r, mu_l, noise, truncate)
+    return validate.array("F", F) - mean_drift(F, sigma, mu_r, mu_l, noise, truncate)
 
 
 def freeze_friction(mu_r, mu_l, bound):
@@ -132,7 +151,7 @@ def freeze_friction(mu_r, mu_l, bound):
     Rightward kicks stop once ``F <= μ_r - B``; if that lies below ``B - μ_l`` there is no dead
     band left and the chain jitters about the zero-drift force instead.
     """
-    mu_r, bound = np.asarray(mu_r, float), np.asarray(bound, float)
+    mu_r, bound = _mu("mu_r", mu_r), validate.array("bound", bound, 0)
     return np.maximum(mu_r - bound, zero_drift_force(mu_r, mu_l))
 
 
@@ -151,7 +170,7 @@ def curvature(load):
 
 def predicted_curvature(L, k=1.0, mu_bar=0.0):
     """Curvature of :func:`load_curve`: ``c = -(L-1) μ̄ / k``."""
-    return -(L - 1) * np.asarray(mu_bar, float) / np.asarray(k, float)
+    return -(_L(L) - 1) * validate.array("mu_bar", mu_bar) / _k(k)
 
 
 def friction_from_load(load, k=1.0):
@@ -162,16 +181,16 @@ def friction_from_load(load, k=1.0):
     """
     d = elongations(load)
     L = d.shape[-1] - 1
-    return np.asarray(k, float) * (d[..., -1] - d[..., 0]) / L
+    return _k(k) * (d[..., -1] - d[..., 0]) / L
 
 
 def energy(load, k=1.0):
     """Elastic energy ``U = (k/2) Σ d_ℓ²`` of a load curve."""
-    return 0.5 * np.asarray(k, float) * np.sum(elongations(load) ** 2, axis=-1)
+    return 0.5 * _k(k) * np.sum(elongations(load) ** 2, axis=-1)
 
 
 def energy_closed_form(L, k=1.0, y=1.0, mu_bar=0.0):
     """``U = k y²/(2n) + μ̄² n(n²-1)/(24k)`` with ``n = L+1``: minimal only at ``μ̄ = 0``."""
-    n = L + 1
-    k, y, mu_bar = (np.asarray(a, float) for a in (k, y, mu_bar))
+    n = _L(L) + 1
+    k, y, mu_bar = _k(k), validate.array("y", y), validate.array("mu_bar", mu_bar)
     return k * y**2 / (2 * n) + mu_bar**2 * n * (n * n - 1) / (24 * k)

@@ -1,22 +1,25 @@
-"""Train many of the paper's MLPs at once, and measure their load curves.
+"""The training engine: many of the paper's MLPs trained at once, and their load curves.
 
 :func:`train_networks` takes a list of :class:`TrainConfig` (one per network: its own α, learning
 rate, dropout rate, noise level p and seed) and trains them together with stacked parameters
-(:class:`~springblock.models.StackedMLP`): networks with the same batch size and epoch count share
-one loop of batched matmuls. The same code runs on CPU and CUDA.
+(:class:`~springblock.models.StackedMLP`): networks with the same batch size, epoch count and shape
+share one loop of batched matmuls. The same code runs on CPU and CUDA. The engine knows no grid and
+no cache; :mod:`springblock.results` owns both.
 
-:func:`train_reference` trains *one* network the plain way (``nn.Module``, autograd,
-``torch.optim.Adam``). It consumes exactly the same random numbers as the engine, so the two can be
-compared step for step (``tests/test_train.py``) and timed against each other
-(``benchmarks/bench_train.py``).
+What a network's numbers depend on: its own configuration, the data, the dtype, the device type,
+the versions of torch and numpy, and the engine's code — and on nothing else. In particular not on
+which networks share its stack: each network owns its random streams (below), and on the CPU the
+batched matrix products run in MKL's strict reproducibility mode (:mod:`springblock.kernels`), so a
+network trained alone, in a stack of 2, 5 or 48, or in a resumed sweep, comes out bitwise the same.
+On a GPU, cuBLAS may pick other algorithms for other batch counts: there the numbers of one
+network can change in the last bits with its stack-mates.
 
-Randomness. Network ``i`` owns one ``torch.Generator`` seeded from its config's seed. Every epoch it
-draws its data order (``randperm``); every step it draws, in this order and only where the rate is
-> 0: the noisy label positions and new labels, the input noise, the dropout masks
+Randomness. Network ``i`` owns one ``torch.Generator`` seeded from its config's seed. Every epoch
+it draws its data order (``randperm``); every step it draws, in this order and only where the rate
+is > 0: the noisy label positions and new labels, the input noise, the dropout masks
 (:func:`draw_step_noise`). Initial weights come from ``torch.manual_seed(seed)`` and ``MLP(...)``,
 so all networks with one seed start from the same weights and see the same data order, whatever
-their α or noise (common random numbers across a phase diagram), and a network's result never
-depends on which other networks share its loop.
+their α or noise (common random numbers across a phase diagram).
 """
 from __future__ import annotations
 
@@ -27,25 +30,33 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import separation
-from .models import MLP, StackedMLP
-from .scales import resolve_device
+from . import kernels, measure, validate
+from .data import check_dataset
+from .devices import resolve_device
+from .models import MLP, NORMS, StackedMLP
 
 KINDS = ("trace", "pinv")  # load-curve kinds measured for every network
-ENGINE_VERSION = 1  # bump when a change alters results, so cached cells are recomputed
+OPTIMIZERS = ("adam", "sgd")
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam defaults, as in the paper
-STOP_LOSS, STOP_DELTA = 1e-4, 1e-10  # spec §5.1 early stop on the epoch-mean training loss
+STOP_LOSS, STOP_DELTA = 1e-4, 1e-10  # the authors' early stop on the epoch-mean training loss
 # Networks × batch rows trained in one stacked loop. On a CPU, bigger stacks stop paying off once
-# activations leave the cache (and glibc re-maps big buffers); on a GPU, more is better.
+# activations leave the cache; on a GPU, more is better.
 ROWS_PER_CHUNK = {"cpu": 2 * 2560, "cuda": 2**20}
+BATCH_MAJOR_MAX = 80  # batches up to this size train batch-major (benchmarks/bench_train.py measured the crossover)
+
+
+def layout(batch_size: int) -> bool:
+    """Whether a stack of networks with this batch size trains batch-major: a function of the batch
+    size alone, so every network of a given configuration always takes the same arithmetic path."""
+    return batch_size <= BATCH_MAJOR_MAX
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """One network and how it is trained (defaults: the paper's, spec §5.1)."""
+    """One network and how it is trained (defaults: the paper's)."""
 
     alpha: float = 0.0  # LeakyReLU negative slope in [0, 1]: 0 = ReLU, 1 = linear network
-    lr: float = 1e-3  # Adam learning rate (> 0)
+    lr: float = 1e-3  # learning rate (> 0)
     dropout: float = 0.0  # dropout rate after every hidden activation, in [0, 1)
     noise: float = 0.0  # p in [0, 1]: per step, ⌊pB⌋ labels resampled and x += p·std(X_batch)·N(0, 1)
     batch_size: int = 2560  # minibatch size; 2560 = the full training set
@@ -53,28 +64,28 @@ class TrainConfig:
     seed: int = 1  # initial weights, data order, noise and dropout draws (paper: seeds 1..10)
     hidden: int = 7  # L hidden layers (8 Linear layers in all)
     width: int = 100  # hidden width
+    norm: str = "batch"  # "batch" (the paper's experiments) or "c_sigma" (Eq. 1, no BatchNorm)
+    optimizer: str = "adam"  # "adam" (the paper) or "sgd" (plain, no momentum)
     early_stop: bool = True  # stop (freeze) once the epoch loss is < 1e-4 or changes by < 1e-10
 
     def __post_init__(self):
-        def number(name, lo, hi, lo_open=False, hi_open=False):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-                raise ValueError(f"{name} must be a finite number, got {v!r}")
-            if (v <= lo if lo_open else v < lo) or (v >= hi if hi_open else v > hi):
-                rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-                raise ValueError(f"{name} must lie in {rng}, got {v!r}")
-
-        number("alpha", 0, 1)
-        number("lr", 0, math.inf, lo_open=True, hi_open=True)
-        number("dropout", 0, 1, hi_open=True)
-        number("noise", 0, 1)
+        set_ = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731  (frozen)
+        set_("alpha", validate.real("alpha", self.alpha, 0, 1))
+        set_("lr", validate.real("lr", self.lr, 0, None, lo_open=True))
+        set_("dropout", validate.real("dropout", self.dropout, 0, 1, hi_open=True))
+        set_("noise", validate.real("noise", self.noise, 0, 1))
         for name, lo in (("batch_size", 2), ("epochs", 1), ("seed", 0), ("hidden", 1), ("width", 1)):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-                raise ValueError(f"{name} must be an integer >= {lo}, got {v!r}")
+            set_(name, validate.integer(name, getattr(self, name), lo))
+        validate.choice("norm", self.norm, NORMS)
+        validate.choice("optimizer", self.optimizer, OPTIMIZERS)
+        set_("early_stop", validate.boolean("early_stop", self.early_stop))
 
     def asdict(self) -> dict:
         return asdict(self)
+
+    def stack_key(self) -> tuple:
+        """Networks with equal stack keys can be trained in one stacked loop."""
+        return (self.batch_size, self.epochs, self.hidden, self.width, self.norm)
 
 
 @dataclass
@@ -86,13 +97,21 @@ class RunResult:
     train_acc: float  # % of the clean training set classified correctly (eval mode)
     load_train: dict  # kind -> (L+1,) load curve D_0..D_L on the clean training set (eval mode)
     load_test: dict  # kind -> (L+1,) the same on the test set
-    c: float  # curvature (D_0 − D_1) − (D_{L−1} − D_L) of load_train["trace"]: < 0 concave, > 0 convex
-    v: float  # std of the layer contributions D_ℓ − D_{ℓ+1} of that curve
     losses: np.ndarray  # (epochs_run,) epoch-mean training loss (noisy labels, dropout on)
     epochs_run: int  # < config.epochs if early stopping fired
     history: np.ndarray | None = None  # (R, L+1) trace load on the clean training set, if recorded
     history_epochs: np.ndarray | None = None  # (R,) epochs of those rows (0 = initialisation)
     model: MLP | None = field(default=None, repr=False)  # the trained network, if keep_models
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything but the config and the model, as a flat dict of arrays (what is cached)."""
+        out = {"test_acc": self.test_acc, "train_acc": self.train_acc, "losses": self.losses,
+               "epochs_run": self.epochs_run}
+        for split in ("train", "test"):
+            out.update({f"load_{split}_{k}": v for k, v in getattr(self, f"load_{split}").items()})
+        if self.history is not None:
+            out.update(history=self.history, history_epochs=self.history_epochs)
+        return {k: np.asarray(v) for k, v in out.items()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -102,7 +121,7 @@ def init_module(cfg: TrainConfig, in_dim: int, num_classes: int) -> MLP:
     """The network's initial weights: PyTorch defaults under ``torch.manual_seed(cfg.seed)``."""
     with torch.random.fork_rng(devices=[]):  # leave the caller's global RNG untouched
         torch.manual_seed(cfg.seed)
-        return MLP(cfg.alpha, cfg.dropout, cfg.hidden, cfg.width, in_dim, num_classes)
+        return MLP(cfg.alpha, cfg.dropout, cfg.hidden, cfg.width, in_dim, num_classes, cfg.norm)
 
 
 def make_generator(cfg: TrainConfig, device) -> torch.Generator:
@@ -113,9 +132,9 @@ def make_generator(cfg: TrainConfig, device) -> torch.Generator:
 def dropout_bits(gen, n: int, device, out: torch.Tensor | None = None) -> torch.Tensor:
     """``n`` uniform 16-bit integers (int16) for dropout, four from each 64-bit draw.
 
-    A uniform float per unit would cost one Mersenne-Twister call each (the CPU generator),
-    which at full batch took longer than the training step itself. ``out``: an int64 buffer of
-    at least ⌈n/4⌉ words to draw into.
+    A uniform float per unit would cost one Mersenne-Twister call each (the CPU generator), which
+    at full batch took longer than the training step itself. ``out``: an int64 buffer of at least
+    ⌈n/4⌉ words to draw into.
     """
     words = torch.empty(-(-n // 4), dtype=torch.int64, device=device) if out is None else out
     return words.random_(-2**63, None, generator=gen).view(torch.int16)[:n]
@@ -145,119 +164,62 @@ def draw_step_noise(gen, cfg: TrainConfig, b: int, in_dim: int, num_classes: int
     return pos, lab, eps, bits
 
 
-def _check(configs, data, device) -> torch.device:
+def check_run(configs, data, device) -> tuple[torch.device, int]:
+    """Refuse a run before any work: configs, data (:func:`~springblock.data.check_dataset`),
+    batch sizes against the data, the device. Returns the device and the class count."""
+    configs = list(configs)
     if not configs:
         raise ValueError("configs must hold at least one TrainConfig")
     for c in configs:
         if not isinstance(c, TrainConfig):
             raise ValueError(f"configs must be TrainConfig instances, got {type(c).__name__}")
+    num_classes = check_dataset(data)
     dev = resolve_device(device)
-    n, d = data.x_train.shape
+    n = data.x_train.shape[0]
     for c in configs:
         if c.batch_size > n:
             raise ValueError(f"batch_size must be <= the training-set size {n}, got {c.batch_size}")
         if n % c.batch_size == 1:  # BatchNorm cannot train on a last batch of one sample
             raise ValueError(f"batch_size {c.batch_size} leaves a last batch of 1 sample (N = {n}); choose another")
-    return dev
+    return dev, num_classes
 
 
-def _tensors(data, dev, dtype):
-    return (torch.as_tensor(data.x_train).to(dev, dtype), torch.as_tensor(data.y_train).to(dev, torch.long),
-            torch.as_tensor(data.x_test).to(dev, dtype), torch.as_tensor(data.y_test).to(dev, torch.long))
+def tensors(data, dev, dtype) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The training and test split on ``dev``: ``{"train": (x, y), "test": (x, y)}``."""
+    return {split: (torch.as_tensor(getattr(data, f"x_{split}")).to(dev, dtype),
+                    torch.as_tensor(getattr(data, f"y_{split}")).to(dev, torch.long)) for split in ("train", "test")}
 
 
-def _num_classes(data, y_train) -> int:
-    return int(getattr(data, "num_classes", None) or int(y_train.max()) + 1)
-
-
-def _stop(losses: list[float], cfg: TrainConfig) -> bool:
+def should_stop(losses: list[float], cfg: TrainConfig) -> bool:
     if not cfg.early_stop:
         return False
     return losses[-1] < STOP_LOSS or (len(losses) > 1 and abs(losses[-1] - losses[-2]) < STOP_DELTA)
 
 
-# ---------------------------------------------------------------------------------------------
-# Measurement (shared by engine and reference)
-# ---------------------------------------------------------------------------------------------
-@torch.no_grad()
-def _loads(feats: list[torch.Tensor], labels, kinds, num_classes) -> dict[str, torch.Tensor]:
-    """Load curves (M, L+1) per kind from eval features [x_0..x_L] (M, N, d); NaN where not finite."""
-    if len({f.shape for f in feats}) > 1:  # width != input dim: layers cannot be stacked, go one by one
-        ok = torch.stack([torch.isfinite(f).flatten(1).all(1) for f in feats]).all(0)
-        out = {}
-        for kind in kinds:
-            load = torch.full((len(ok), len(feats)), math.nan, dtype=feats[0].dtype, device=feats[0].device)
-            if ok.any():
-                load[ok] = separation.load_curve([f[ok] for f in feats], labels, kind, num_classes)
-            out[kind] = load
-        return out
-    stacked = torch.stack(feats, 1)  # (M, L+1, N, d)
-    ok = torch.isfinite(stacked).flatten(1).all(1)
-    out = {}
-    for kind in kinds:
-        load = torch.full(stacked.shape[:2], math.nan, dtype=stacked.dtype, device=stacked.device)
-        if ok.any():
-            load[ok] = separation.load_curve(stacked[ok], labels, kind, num_classes)
-        out[kind] = load
-    return out
-
-
-def _measure(layers: Callable, m: int, tensors, kinds, num_classes, rows: int) -> dict[str, np.ndarray]:
-    """Eval-mode taps of ``m`` networks: accuracies and load curves on the train and test sets.
-
-    ``layers(x, sl)`` returns [x_0..x_L, logits] of networks ``sl`` (a slice) on inputs x (N, d).
-    Networks are measured a few at a time so the test-set features never exceed ``rows`` rows.
-    """
-    xtr, ytr, xte, yte = tensors
-    per = max(1, rows // max(len(xtr), len(xte)))
-    parts = []
-    for s in range(0, m, per):
-        sl = slice(s, min(m, s + per))
-        res = {}
-        for split, x, y in (("train", xtr, ytr), ("test", xte, yte)):
-            out = layers(x, sl)
-            res[f"{split}_acc"] = 100.0 * (out[-1].argmax(-1) == y).double().mean(-1)
-            for kind, load in _loads(out[:-1], y, kinds, num_classes).items():
-                res[f"load_{split}_{kind}"] = load
-        parts.append(res)
-    return {k: torch.cat([p[k] for p in parts]).cpu().double().numpy() for k in parts[0]}
-
-
-def _results(cfgs, meas, losses, kinds, history=None, hist_epochs=None, models=None) -> list[RunResult]:
-    out = []
-    for i, cfg in enumerate(cfgs):
-        load = meas["load_train_trace"][i]
-        c = v = math.nan
-        if np.isfinite(load).all():
-            curv = separation.curvature(torch.from_numpy(load))
-            c, v = float(curv.c), float(curv.v)
-        out.append(RunResult(
-            config=cfg, test_acc=float(meas["test_acc"][i]), train_acc=float(meas["train_acc"][i]),
-            load_train={k: meas[f"load_train_{k}"][i] for k in kinds},
-            load_test={k: meas[f"load_test_{k}"][i] for k in kinds},
-            c=c, v=v, losses=np.asarray(losses[i]), epochs_run=len(losses[i]),
-            history=None if history is None else history[:, i], history_epochs=hist_epochs,
-            model=None if models is None else models[i]))
-    return out
+def result(cfg: TrainConfig, meas: dict, i: int, losses, kinds, history=None, hist_epochs=None, model=None):
+    """Row ``i`` of a measurement (:func:`springblock.measure.evaluate`) as a :class:`RunResult`."""
+    return RunResult(config=cfg, test_acc=float(meas["test_acc"][i]), train_acc=float(meas["train_acc"][i]),
+                     load_train={k: meas[f"load_train_{k}"][i] for k in kinds},
+                     load_test={k: meas[f"load_test_{k}"][i] for k in kinds},
+                     losses=np.asarray(losses), epochs_run=len(losses), history=history,
+                     history_epochs=hist_epochs, model=model)
 
 
 # ---------------------------------------------------------------------------------------------
 # The engine
 # ---------------------------------------------------------------------------------------------
-class _StackedAdam:
-    """Adam (torch.optim.Adam's defaults) on the rows of an (M, P) buffer, each row its own lr.
+class _RowsOptimizer:
+    """Adam (torch.optim.Adam's defaults) or plain SGD on the rows of an (M, P) buffer, each row its
+    own learning rate, one call per distinct rate. Rows of frozen (early-stopped) networks are left
+    out, so they keep their parameters, moments and step count."""
 
-    Uses torch's fused Adam kernel (one pass over memory; CPU and CUDA) on the rows as a list,
-    one call per distinct learning rate. Rows of frozen (early-stopped) networks are left out,
-    so they keep their parameters, moments and step count.
-    """
-
-    def __init__(self, theta: torch.Tensor, grad: torch.Tensor, lr: Sequence[float]):
-        self.m, self.v = torch.zeros_like(theta), torch.zeros_like(theta)
+    def __init__(self, theta: torch.Tensor, grad: torch.Tensor, cfgs: Sequence[TrainConfig]):
+        self.kind = cfgs[0].optimizer
+        self.m, self.v = (torch.zeros_like(theta), torch.zeros_like(theta)) if self.kind == "adam" else (theta, theta)
         self.rows = [t.unbind(0) for t in (theta, grad, self.m, self.v)]
-        self.steps = [torch.zeros((), dtype=torch.float32, device=theta.device) for _ in lr]
-        self.lr = [float(x) for x in lr]
-        self.set_running(range(len(lr)))
+        self.steps = [torch.zeros((), dtype=torch.float32, device=theta.device) for _ in cfgs]
+        self.lr = [c.lr for c in cfgs]
+        self.set_running(range(len(cfgs)))
 
     def set_running(self, running) -> None:
         by_lr: dict[float, list[int]] = {}
@@ -268,121 +230,146 @@ class _StackedAdam:
 
     def step(self) -> None:
         for lr, (p, g, m, v), steps in self.groups:
-            torch._foreach_add_(steps, 1)
-            torch._fused_adam_(p, g, m, v, [], steps, lr=lr, beta1=BETAS[0], beta2=BETAS[1],
-                               weight_decay=0.0, eps=ADAM_EPS, amsgrad=False, maximize=False)
+            if self.kind == "adam":
+                kernels.adam_step(p, g, m, v, steps, lr, BETAS, ADAM_EPS)
+            else:
+                for pi, gi in zip(p, g):
+                    pi.add_(gi, alpha=-lr)
 
 
-def _train_chunk(cfgs, tensors, dev, dtype, num_classes, record_every, kinds, keep_models, bar, rows):
-    xtr, ytr = tensors[0], tensors[1]
-    M, (N, in_dim) = len(cfgs), xtr.shape
-    B, E, L = cfgs[0].batch_size, cfgs[0].epochs, cfgs[0].hidden
-    model = StackedMLP([init_module(c, in_dim, num_classes) for c in cfgs], dev, dtype)
-    gens = [make_generator(c, dev) for c in cfgs]
-    opt = _StackedAdam(model.theta, model.grad, [c.lr for c in cfgs])
-    frozen = None  # (M, 1) bool once some network has stopped early
-    minus_one = torch.full((1, 1, 1), -1.0, dtype=dtype, device=dev)
-    noisy = [i for i, c in enumerate(cfgs) if c.noise > 0 or c.dropout > 0]
-    has_dropout = any(c.dropout > 0 for c in cfgs)
-    if has_dropout:  # per network: its 16-bit draws, keep threshold and 1/(1 − p) scale
-        thr = torch.tensor([keep_threshold(c.dropout) for c in cfgs], dtype=torch.int16, device=dev).view(M, 1, 1)
-        scale = 1 / torch.tensor([1 - c.dropout for c in cfgs], dtype=dtype, device=dev).view(M, 1, 1)
-    losses, running, n_active = [[] for _ in cfgs], list(range(M)), M
-    hist, hist_epochs = [], []
+class _Stack:
+    """One stacked training loop: networks with one stack key, trained epoch by epoch."""
 
-    def record(epoch):  # stays on the device: no host sync
-        hist.append(_loads(model.forward_eval(xtr)[:-1], ytr, ("trace",), num_classes)["trace"])
-        hist_epochs.append(epoch)
+    def __init__(self, cfgs, splits, dev, dtype, num_classes):
+        self.cfgs, self.dev, self.dtype, self.C = cfgs, dev, dtype, num_classes
+        self.x, self.y = splits["train"]
+        first = cfgs[0]
+        self.M, self.B, self.L, self.width = len(cfgs), first.batch_size, first.hidden, first.width
+        if len({c.optimizer for c in cfgs}) > 1:
+            raise ValueError("one stack trains with one optimizer")
+        self.batch_major = layout(self.B)
+        self.cls = 2 if self.batch_major else 1  # the class axis of the logits
+        self.model = StackedMLP([init_module(c, self.x.shape[1], num_classes) for c in cfgs], dev, dtype, self.batch_major)
+        self.gens = [make_generator(c, dev) for c in cfgs]
+        self.opt = _RowsOptimizer(self.model.theta, self.model.grad, cfgs)
+        self.frozen = None  # (M, 1) bool once some network has stopped early
+        self.noisy = [i for i, c in enumerate(cfgs) if c.noise > 0 or c.dropout > 0]
+        self.dropout = any(c.dropout > 0 for c in cfgs)
+        if self.dropout:  # per network: its keep threshold and 1/(1 − p) scale
+            col = lambda v, t: torch.tensor(v, dtype=t, device=dev).view(self.M, 1, 1)  # noqa: E731
+            self.thr = col([keep_threshold(c.dropout) for c in cfgs], torch.int16)
+            self.keep_scale = 1 / col([1 - c.dropout for c in cfgs], dtype)
+        self.minus_one = torch.full((1, 1, 1), -1.0, dtype=dtype, device=dev)
+        self.losses = [[] for _ in cfgs]
+        self.running = list(range(self.M))
 
-    if record_every:
-        record(0)
+    def _batch(self, idx):
+        """Each network's batch — (M, features, b), or (M, b, features) batch-major — with its label
+        and input noise and its dropout masks."""
+        b = idx.shape[1]
+        x, y = self.x[idx], self.y[idx]
+        if not self.batch_major:
+            x = x.mT.contiguous()
+        words = None
+        if self.dropout:  # rows of networks without dropout stay at -32768: always kept
+            words = torch.full((self.M, -(-self.L * self.width * b // 4)), -2**63 + 2**15 + 2**31 + 2**47,
+                               dtype=torch.int64, device=self.dev)
+        for i in self.noisy:
+            cfg = self.cfgs[i]
+            pos, lab, eps, _ = draw_step_noise(self.gens[i], cfg, b, self.x.shape[1], self.C, self.dev,
+                                               words[i] if cfg.dropout > 0 else None)
+            if pos is not None:
+                y[i, pos] = lab
+                x[i] += cfg.noise * x[i].std() * (eps.to(self.dtype) if self.batch_major else eps.to(self.dtype).T)
+        masks = None
+        if self.dropout:
+            bits = words.view(torch.int16)[:, :self.L * self.width * b].view(self.M, self.L, self.width, b)
+            masks = [(bits[:, layer] < self.thr).to(self.dtype).mul_(self.keep_scale) for layer in range(self.L)]
+            if self.batch_major:
+                masks = [m.mT.contiguous() for m in masks]
+        return x, y, masks
+
+    def _step(self, x, y, masks) -> torch.Tensor:
+        """One optimiser step of every network on its batch; returns the batch losses (M,)."""
+        logits, saved = self.model.forward_train(x, masks, self.frozen)
+        logp = torch.log_softmax(logits, self.cls)
+        b = y.shape[1]
+        idx = y.unsqueeze(self.cls)  # (M, 1, b) or (M, b, 1)
+        loss = -logp.gather(self.cls, idx).mean((1, 2))
+        glogits = logp.exp_()  # d(mean CE)/d(logits) = (softmax − onehot) / b
+        glogits.scatter_add_(self.cls, idx, self.minus_one.expand(idx.shape)).div_(b)
+        self.model.backward(saved, glogits)
+        self.opt.step()
+        return loss
+
+    def epoch(self) -> None:
+        """One pass over the training set; then the early-stopping bookkeeping (one host sync)."""
+        N = self.x.shape[0]
+        perms = torch.stack([torch.randperm(N, generator=g, device=self.dev) for g in self.gens])
+        loss_sum = torch.zeros(self.M, dtype=self.dtype, device=self.dev)
+        for start in range(0, N, self.B):
+            loss_sum += self._step(*self._batch(perms[:, start:start + self.B]))
+        epoch_loss = (loss_sum / math.ceil(N / self.B)).tolist()
+        before = len(self.running)
+        for i in list(self.running):
+            self.losses[i].append(epoch_loss[i])
+            if should_stop(self.losses[i], self.cfgs[i]):
+                self.running.remove(i)
+        if len(self.running) < before:  # freeze the networks that just stopped
+            self.opt.set_running(self.running)
+            self.frozen = torch.ones(self.M, 1, dtype=torch.bool, device=self.dev)
+            self.frozen[self.running] = False
+
+    def load_now(self) -> torch.Tensor:
+        """Trace load curves (M, L+1) on the clean training set, eval mode (stays on the device)."""
+        return measure.load_curves(self.model.forward_eval(self.x)[:-1], self.y, ("trace",), self.C)["trace"]
+
+
+def _train_stack(cfgs, splits, dev, dtype, num_classes, opts: dict, bar) -> list[RunResult]:
+    stack = _Stack(cfgs, splits, dev, dtype, num_classes)
+    every, E = opts["record_every"], cfgs[0].epochs
+    hist, hist_epochs = ([stack.load_now()], [0]) if every else ([], [])
     for epoch in range(1, E + 1):
-        perms = torch.stack([torch.randperm(N, generator=g, device=dev) for g in gens])
-        loss_sum = torch.zeros(M, dtype=dtype, device=dev)
-        for start in range(0, N, B):
-            idx = perms[:, start:start + B]
-            b = idx.shape[1]
-            # each network its own batch; layout (M, features, b) for the stacked pass
-            x, y = xtr[idx].mT.contiguous(), ytr[idx]
-            masks = None
-            if has_dropout:  # rows of networks without dropout stay at -32768: always kept
-                words = torch.full((M, -(-L * cfgs[0].width * b // 4)), -2**63 + 2**15 + 2**31 + 2**47,
-                                   dtype=torch.int64, device=dev)
-            for i in noisy:
-                cfg = cfgs[i]
-                pos, lab, eps, _ = draw_step_noise(gens[i], cfg, b, in_dim, num_classes, dev,
-                                                   words[i] if cfg.dropout > 0 else None)
-                if pos is not None:
-                    y[i, pos] = lab
-                    x[i] += cfg.noise * x[i].std() * eps.to(dtype).T
-            if has_dropout:
-                bits = words.view(torch.int16)[:, :L * cfgs[0].width * b].view(M, L, cfgs[0].width, b)
-                masks = [(bits[:, layer] < thr).to(dtype).mul_(scale) for layer in range(L)]
-            logits, saved = model.forward_train(x, masks, frozen)
-            logp = torch.log_softmax(logits, 1)
-            loss_sum -= logp.gather(1, y[:, None]).mean((1, 2))
-            glogits = logp.exp_()  # d(mean CE)/d(logits) = (softmax − onehot) / b
-            glogits.scatter_add_(1, y[:, None], minus_one.expand(M, 1, b)).div_(b)
-            model.backward(saved, glogits)
-            opt.step()
-        epoch_loss = (loss_sum / math.ceil(N / B)).tolist()  # the one host sync per epoch
-        for i in list(running):
-            losses[i].append(epoch_loss[i])
-            if _stop(losses[i], cfgs[i]):
-                running.remove(i)
-        if len(running) < n_active:  # freeze the networks that just stopped
-            n_active = len(running)
-            opt.set_running(running)
-            frozen = torch.ones(M, 1, dtype=torch.bool, device=dev)
-            frozen[running] = False
-        if record_every and (epoch % record_every == 0 or epoch == E or not running):
-            record(epoch)
+        stack.epoch()
+        if every and (epoch % every == 0 or epoch == E or not stack.running):
+            hist.append(stack.load_now())
+            hist_epochs.append(epoch)
         if bar is not None:
-            bar.update(M)
-        if not running:
-            if bar is not None:
-                bar.update(M * (E - epoch))
+            bar.update(stack.M if stack.running else stack.M * (E - epoch + 1))
+        if not stack.running:
             break
-
-    meas = _measure(lambda x, sl: model.forward_eval(x, sl), M, tensors, kinds, num_classes, rows)
+    meas = measure.evaluate(lambda x, sl: stack.model.forward_eval(x, sl), stack.M, splits, opts["kinds"],
+                            num_classes, opts["rows"])
     history = torch.stack(hist).cpu().double().numpy() if hist else None
-    models = [model.module(i) for i in range(M)] if keep_models else None
-    return _results(cfgs, meas, losses, kinds, history, np.array(hist_epochs) if hist else None, models)
+    return [result(c, meas, i, stack.losses[i], opts["kinds"],
+                   None if history is None else history[:, i], np.array(hist_epochs) if hist else None,
+                   stack.model.module(i) if opts["keep_models"] else None) for i, c in enumerate(cfgs)]
 
 
-def train_networks(
-    configs: Sequence[TrainConfig],
-    data,
-    device="cpu",
-    record_every: int | None = None,
-    progress=True,
-    *,
-    kinds: Sequence[str] = KINDS,
-    dtype: torch.dtype = torch.float32,
-    keep_models: bool = False,
-    on_result: Callable[[int, RunResult], None] | None = None,
-    rows_per_chunk: int | None = None,
-) -> list[RunResult]:
+def train_networks(configs: Sequence[TrainConfig], data, device="cpu", record_every: int | None = None,
+                   progress=True, *, kinds: Sequence[str] = KINDS, dtype: torch.dtype = torch.float32,
+                   keep_models: bool = False, on_result: Callable[[int, RunResult], None] | None = None,
+                   rows_per_chunk: int | None = None) -> list[RunResult]:
     """Train every network in ``configs`` on ``data``; return one :class:`RunResult` each, in order.
 
     ``data`` has ``x_train`` (N, d), ``y_train``, ``x_test``, ``y_test`` and ``num_classes``
-    (e.g. :func:`springblock.data.load_dataset`). Networks with the same batch size, epochs and shape
-    are trained in one stacked loop, in chunks of about ``rows_per_chunk`` networks × batch rows.
-    ``record_every=k`` also records the trace load curve on the clean training set (eval mode) at
-    epoch 0 and every k epochs. ``on_result(i, result)`` is called as soon as network ``i`` is
-    done (the sweep stores each cell there). ``progress``: True, False or a tqdm bar to update
-    (unit: network-epochs).
+    (e.g. :func:`springblock.data.load_dataset`); it is checked before any work. Networks with the
+    same stack key are trained in one stacked loop, in chunks of about ``rows_per_chunk`` networks ×
+    batch rows. ``record_every=k`` also records the trace load curve on the clean training set
+    (eval mode) at epoch 0 and every k epochs. ``on_result(i, result)`` is called as soon as
+    network ``i`` is done. ``progress``: True, False or a tqdm bar to update (unit: network-epochs).
     """
-    dev = _check(list(configs), data, device)
-    if record_every is not None and (isinstance(record_every, bool) or not isinstance(record_every, int)
-                                     or record_every < 1):
-        raise ValueError(f"record_every must be None or an integer >= 1, got {record_every!r}")
-    tensors = _tensors(data, dev, dtype)
-    num_classes = _num_classes(data, tensors[1])
-    rows = rows_per_chunk or ROWS_PER_CHUNK[dev.type]
+    configs = list(configs)
+    dev, num_classes = check_run(configs, data, device)
+    record_every = validate.optional_integer("record_every", record_every, 1)
+    for k in kinds:
+        validate.choice("kinds", k, ("trace", "pinv", "inverse"))
+    splits = tensors(data, dev, dtype)
+    opts = dict(record_every=record_every, kinds=tuple(kinds), keep_models=keep_models,
+                rows=rows_per_chunk or ROWS_PER_CHUNK[dev.type])
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(configs):
-        groups.setdefault((c.batch_size, c.epochs, c.hidden, c.width), []).append(i)
+        groups.setdefault(c.stack_key() + (c.optimizer,), []).append(i)
     bar = progress
     if progress is True:
         from tqdm.auto import tqdm
@@ -392,11 +379,10 @@ def train_networks(
     try:
         # smallest batches first: they are the slowest per network, so the time estimate is honest
         for (b, *_), idx in sorted(groups.items()):
-            per = max(1, rows // b)
+            per = max(1, opts["rows"] // b)
             for s in range(0, len(idx), per):
                 chunk = idx[s:s + per]
-                out = _train_chunk([configs[i] for i in chunk], tensors, dev, dtype, num_classes,
-                                   record_every, tuple(kinds), keep_models, bar or None, rows)
+                out = _train_stack([configs[i] for i in chunk], splits, dev, dtype, num_classes, opts, bar or None)
                 for i, r in zip(chunk, out):
                     results[i] = r
                     if on_result is not None:
@@ -405,63 +391,3 @@ def train_networks(
         if progress is True:
             bar.close()
     return results
-
-
-# ---------------------------------------------------------------------------------------------
-# The plain reference: one network, nn.Module + autograd + torch.optim.Adam
-# ---------------------------------------------------------------------------------------------
-def train_reference(cfg: TrainConfig, data, device="cpu", *, kinds: Sequence[str] = KINDS,
-                    dtype: torch.dtype = torch.float32, keep_models: bool = False,
-                    record_every: int | None = None) -> RunResult:
-    """Train one network the ordinary way, consuming the engine's random numbers in the same order."""
-    dev = _check([cfg], data, device)
-    tensors = _tensors(data, dev, dtype)
-    xtr, ytr = tensors[0], tensors[1]
-    (N, in_dim), C = xtr.shape, _num_classes(data, tensors[1])
-    net = init_module(cfg, in_dim, C).to(dev, dtype)
-    gen = make_generator(cfg, dev)
-    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, foreach=False)
-    losses, hist, hist_epochs = [], [], []
-
-    def layers(x, sl=None):
-        net.eval()
-        with torch.no_grad():
-            out = [f[None] for f in net.layers(x)]
-        net.train()
-        return out
-
-    def record(epoch):
-        hist.append(_loads(layers(xtr)[:-1], ytr, ("trace",), C)["trace"][0])
-        hist_epochs.append(epoch)
-
-    if record_every:
-        record(0)
-    for epoch in range(1, cfg.epochs + 1):
-        perm = torch.randperm(N, generator=gen, device=dev)
-        total, steps = 0.0, 0
-        for start in range(0, N, cfg.batch_size):
-            idx = perm[start:start + cfg.batch_size]
-            x, y = xtr[idx], ytr[idx]
-            pos, lab, eps, bits = draw_step_noise(gen, cfg, len(idx), in_dim, C, dev)
-            if pos is not None:
-                y[pos] = lab
-                x = x + cfg.noise * x.std() * eps.to(dtype)
-            masks = None
-            if bits is not None:  # nn.Dropout's rule (keep, scale by 1/(1 − p)) on the shared draws
-                masks = (bits < keep_threshold(cfg.dropout)).mT.to(dtype) / (1 - cfg.dropout)
-            loss = torch.nn.functional.cross_entropy(net(x, masks), y)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            total, steps = total + loss.detach(), steps + 1
-        losses.append(float(total / steps))
-        if record_every and (epoch % record_every == 0 or epoch == cfg.epochs):
-            record(epoch)
-        if _stop(losses, cfg):
-            if record_every and hist_epochs[-1] != epoch:
-                record(epoch)
-            break
-    meas = _measure(layers, 1, tensors, kinds, C, 2**31)
-    history = torch.stack(hist)[:, None].cpu().double().numpy() if hist else None
-    return _results([cfg], meas, [losses], kinds, history, np.array(hist_epochs) if hist else None,
-                    [net.cpu().eval()] if keep_models else None)[0]

@@ -1,0 +1,132 @@
+"""Compute missing results elsewhere: local processes or SLURM jobs, through ``submitit``.
+
+:func:`springblock.results.run` computes what is missing in its own process by default. Given an
+executor, it hands the missing configurations over instead: :class:`SubmititExecutor` splits them
+into ``jobs`` contiguous chunks (neighbouring configurations share a training stack) and submits
+one job per chunk with submitit — ``kind="slurm"`` as a SLURM job array, ``kind="local"`` as local
+processes (the same jobs, runnable without a scheduler). Each job runs ``results.run`` on its chunk
+with the shared cache as root, so every finished result is stored as it finishes, under the same
+keys and locks as in-process runs; the caller shows a progress bar over stored results, then reads
+them. Rerunning resumes: only what is still missing is submitted. submitit does the submission,
+the logs (``folder``) and the requeueing; nothing here schedules.
+
+A job's results are bitwise those of an in-process run on the same kind of device (the engine's
+numbers do not depend on which networks share a stack).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import validate
+
+KINDS = ("local", "slurm")
+
+
+def _job(exp, configs, data, device, dtype, root, label, parent: str | None = None) -> int:
+    """One job: compute ``configs`` into the shared cache (runs in the job's own process). Its run-log
+    lines name the submitting run (``parent``), whose own line holds the sweep's real wall time."""
+    from . import results
+
+    if parent is not None:
+        results.TAGS["parent"] = parent
+    found = results.run(exp, configs, data=data, device=device, dtype=dtype, root=root, progress=False,
+                        label=label)
+    return found.computed
+
+
+def split(items: list, parts: int) -> list[list]:
+    """``items`` in ``parts`` contiguous chunks of near-equal size (no empty chunk)."""
+    parts = max(1, min(parts, len(items)))
+    size, extra = divmod(len(items), parts)
+    out, start = [], 0
+    for p in range(parts):
+        stop = start + size + (p < extra)
+        out.append(items[start:stop])
+        start = stop
+    return out
+
+
+@dataclass
+class SubmititExecutor:
+    """Run missing results as submitit jobs (``kind``: "local" or "slurm").
+
+    ``jobs``: how many jobs to split the missing configurations into. ``folder``: submitit's logs
+    and pickles (default ``<cache>/submitit``). SLURM options: ``partition``, ``time_min`` (per job),
+    ``gpus_per_job``, ``cpus_per_job``, ``mem_gb``, and ``extra`` (further ``slurm_*`` parameters of
+    ``submitit.AutoExecutor.update_parameters``, e.g. ``{"slurm_account": "..."}``).
+    """
+
+    kind: str = "local"
+    jobs: int = 2
+    folder: str | None = None
+    partition: str | None = None
+    time_min: int = 60
+    gpus_per_job: int = 0
+    cpus_per_job: int | None = None
+    mem_gb: int | None = None
+    extra: dict = field(default_factory=dict)
+    poll_s: float = 2.0
+
+    def __post_init__(self):
+        validate.choice("kind", self.kind, KINDS)
+        self.jobs = validate.integer("jobs", self.jobs, 1)
+        self.time_min = validate.integer("time_min", self.time_min, 1)
+        self.gpus_per_job = validate.integer("gpus_per_job", self.gpus_per_job, 0)
+
+    def executor(self, root: Path):
+        import submitit
+
+        folder = Path(self.folder) if self.folder else root / "submitit"
+        ex = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=self.kind)
+        params = {"timeout_min": self.time_min, "name": "springblock"}
+        if self.kind == "slurm":
+            params.update(slurm_partition=self.partition, gpus_per_node=self.gpus_per_job or None,
+                          cpus_per_task=self.cpus_per_job, mem_gb=self.mem_gb, tasks_per_node=1, **self.extra)
+        elif self.gpus_per_job:
+            params["gpus_per_node"] = self.gpus_per_job
+        ex.update_parameters(**{k: v for k, v in params.items() if v is not None})
+        return ex
+
+    def jobs_for(self, exp, configs, *, data, device, dtype, root, label, parent=None) -> list[tuple]:
+        """The argument tuples of the jobs that :meth:`compute` submits (one per chunk)."""
+        return [(exp, chunk, data, device, dtype, str(root), label, parent) for chunk in split(list(configs), self.jobs)]
+
+    def compute(self, exp, configs, *, data, device, dtype, root, progress, label) -> str:
+        """Submit the jobs, show stored results as they arrive, and return the run id once every job has
+        ended; a failed job raises with its log's path."""
+        import uuid
+
+        from . import results
+        from .cache import Store
+
+        run_id = uuid.uuid4().hex[:12]
+        args = self.jobs_for(exp, configs, data=data, device=device, dtype=dtype, root=root, label=label, parent=run_id)
+        ex = self.executor(Path(root))
+        jobs = ex.map_array(_job, *zip(*args))
+        keys = [k for k, _ in results.keys_for(exp, configs, data=data, device=device, dtype=dtype)]
+        store = Store(exp.name, root)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(keys), unit="result", desc=f"{label or exp.name}: {len(jobs)} {self.kind} job(s)")
+        try:
+            while not all(j.done() for j in jobs):
+                if bar is not None:
+                    bar.n = sum(store.path(k).exists() for k in keys)
+                    bar.refresh()
+                time.sleep(self.poll_s)
+            for j in jobs:
+                try:
+                    j.result()
+                except Exception as err:
+                    raise RuntimeError(f"{self.kind} job {j.job_id} failed; its log: {j.paths.stderr}") from err
+            if bar is not None:
+                bar.n = sum(store.path(k).exists() for k in keys)
+                bar.refresh()
+        finally:
+            if bar is not None:
+                bar.close()
+        return run_id

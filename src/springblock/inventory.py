@@ -1,0 +1,222 @@
+"""What the result cache holds, and keeping it honest: list, verify, prune, export, import.
+
+Each stored result carries its key record (experiment, configuration, data hash, code fingerprint,
+library versions, dtype, device type). :func:`reachable` recomputes the key the *current* code would
+give that record; a result is current when the two agree. ``verify`` recomputes a random sample and
+compares; ``prune`` removes what no current key can reach; ``export``/``import_`` move results
+between machines (a cluster and a laptop), refusing on import anything the importing code would
+never look up.
+"""
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import random
+import tarfile
+import re
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from . import results
+from .cache import Store, clean_orphans, namespaces
+from .paths import cache_dir
+
+_EXPERIMENT_MODULES = ("springblock.experiments.mlp", "springblock.experiments.protocols",
+                       "springblock.experiments.chain_grids", "springblock.experiments.chain_fits",
+                       "springblock.experiments.control")
+_KEY = re.compile(r"[0-9a-f]{32}")  # results.key's hex digest
+
+
+def _registry() -> dict:
+    for m in _EXPERIMENT_MODULES:
+        importlib.import_module(m)
+    return results.REGISTRY
+
+
+def expected_key(record: dict) -> str | None:
+    """The key the current code gives ``record`` (None for an experiment it does not know)."""
+    exp = _registry().get(record.get("experiment"))
+    if exp is None:
+        return None
+    return results.key(exp.name, record["config"], code=exp.code, data_hash=record.get("data"),
+                       dtype=record.get("dtype"), device_type=record.get("device"))[0]
+
+
+def why_stale(record: dict) -> str:
+    """A one-line reason why a record's key is not the current one."""
+    exp = _registry().get(record.get("experiment"))
+    if exp is None:
+        return f"unknown experiment {record.get('experiment')!r}"
+    digest, _, libs = results.code_fingerprint(exp.code)
+    versions = results.library_versions(libs)
+    parts = []
+    if record.get("code") != digest:
+        parts.append(f"code {record.get('code')} (current {digest})")
+    for lib, v in versions.items():
+        if record.get("versions", {}).get(lib) != v:
+            parts.append(f"{lib} {record.get('versions', {}).get(lib)} (current {v})")
+    return ", ".join(parts) or "key mismatch"
+
+
+def entries(root=None):
+    """(namespace, path, record or None) of every stored result."""
+    base = Path(root) if root is not None else cache_dir()
+    for ns in namespaces(base):
+        store = Store(ns, base)
+        for key in store.keys():
+            path = store.path(key)
+            try:
+                yield ns, path, store.read(path)[1]
+            except (ValueError, FileNotFoundError):
+                yield ns, path, None
+
+
+def listing(root=None) -> list[dict]:
+    """One row per experiment: results, current ones, size, devices, labels, newest date."""
+    rows = defaultdict(lambda: {"results": 0, "current": 0, "bytes": 0, "devices": set(), "labels": set(),
+                                "newest": ""})
+    for ns, path, rec in entries(root):
+        r = rows[ns]
+        r["results"] += 1
+        r["bytes"] += path.stat().st_size
+        if rec is not None:
+            r["current"] += expected_key(rec) == path.stem
+            r["devices"].add(str(rec.get("device") or "cpu"))
+            r["labels"].add(str(rec.get("label")))
+            r["newest"] = max(r["newest"], rec.get("finished", ""))
+    return [{"experiment": ns, **{k: (", ".join(sorted(v)) if isinstance(v, set) else v) for k, v in r.items()}}
+            for ns, r in sorted(rows.items())]
+
+
+def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = None) -> list[dict]:
+    """Recompute ``sample`` randomly chosen current results and compare them with the stored ones.
+
+    Results on the CPU must come out bitwise equal; results of another device type are skipped
+    (they cannot be recomputed here), as are results whose data cannot be rebuilt.
+    """
+    from .data import content_hash, load_dataset
+
+    cands = [(ns, p, rec) for ns, p, rec in entries(root) if rec is not None and expected_key(rec) == p.stem
+             and (experiment is None or ns == experiment)]
+    random.Random(seed).shuffle(cands)
+    out = []
+    for ns, path, rec in cands[:sample]:
+        exp = _registry()[ns]
+        row = {"experiment": ns, "key": path.stem, "label": rec.get("label")}
+        if exp.torch and rec.get("device") != "cpu":
+            out.append({**row, "status": f"skipped: computed on {rec.get('device')}"})
+            continue
+        data = None
+        if rec.get("data") is not None:
+            spec = rec.get("data_spec")
+            if not spec:
+                out.append({**row, "status": "skipped: its data cannot be rebuilt (no data spec)"})
+                continue
+            data = load_dataset(**spec)
+            if content_hash(data) != rec["data"]:
+                out.append({**row, "status": "skipped: its data no longer hash the same"})
+                continue
+        stored = Store(ns, root).read(path)[0]
+        fresh = {}
+        dev = None
+        if exp.torch:
+            from .devices import resolve_device
+
+            dev = resolve_device("cpu")
+        exp.compute([rec["config"]], results.Context(data, dev, rec.get("dtype"), False, "verify"),
+                    lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
+        same = stored.keys() == fresh.keys() and all(np.array_equal(stored[k], fresh[k], equal_nan=True) for k in stored)
+        out.append({**row, "status": "equal" if same else "DIFFERENT"})
+    return out
+
+
+def prune(root=None, dry_run: bool = False) -> dict:
+    """Remove results no current key can reach, unreadable files, orphan temporary files and lock
+    files. Returns what was (or, with ``dry_run``, would be) removed."""
+    base = Path(root) if root is not None else cache_dir()
+    stale, unreadable = [], []
+    for ns, path, rec in entries(base):
+        if rec is None:
+            unreadable.append(path)
+        elif expected_key(rec) != path.stem:
+            stale.append(path)
+    orphans = []
+    locks = list((base / ".locks").rglob("*.lock")) if (base / ".locks").is_dir() else []
+    for folder in (d for d in base.iterdir() if d.is_dir()) if base.is_dir() else ():
+        orphans += clean_orphans(folder, dry_run=dry_run)
+    if not dry_run:
+        for p in stale + unreadable:
+            p.unlink(missing_ok=True)
+        for lock in locks:
+            lock.unlink(missing_ok=True)
+    return {"stale": stale, "unreadable": unreadable, "orphans": orphans, "locks": locks}
+
+
+def export(path, root=None, experiment: str | None = None) -> int:
+    """Write every current result (of ``experiment``, or all) and the run log into a .tar.gz."""
+    base = Path(root) if root is not None else cache_dir()
+    n = 0
+    with tarfile.open(path, "w:gz") as tar:
+        for ns, p, rec in entries(base):
+            if rec is None or (experiment is not None and ns != experiment):
+                continue
+            tar.add(p, arcname=f"{ns}/{p.name}")
+            n += 1
+        if (base / "runs.jsonl").exists():
+            tar.add(base / "runs.jsonl", arcname="runs.jsonl")
+    return n
+
+
+def import_(path, root=None) -> dict:
+    """Read an :func:`export` archive into the cache. A result is refused, with the reason, when the
+    current code would never look it up (other code, other library versions, unknown experiment)
+    or when it is unreadable; results already present are left alone."""
+    base = Path(root) if root is not None else cache_dir()
+    accepted, present, refused = [], [], []
+    with tarfile.open(path, "r:gz") as tar:
+        for member in tar.getmembers():
+            if not member.isfile():
+                continue
+            blob = tar.extractfile(member).read()
+            if member.name == "runs.jsonl":
+                _merge_run_log(base, blob)
+                continue
+            ns, _, name = member.name.partition("/")
+            key = Path(name).stem
+            if not (ns in _registry() and name == f"{key}.npz" and _KEY.fullmatch(key)):
+                refused.append((member.name, "not a result's name (<experiment>/<key>.npz)"))
+                continue
+            try:
+                with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+                rec = json.loads(str(arrays.pop("__provenance__")))
+            except Exception as err:  # noqa: BLE001 - any unreadable member is refused, with its error
+                refused.append((member.name, f"unreadable ({type(err).__name__})"))
+                continue
+            if rec.get("experiment") != ns:
+                refused.append((member.name, f"stored under {ns!r} but of experiment {rec.get('experiment')!r}"))
+                continue
+            if rec.get("key") != key or expected_key(rec) != key:
+                refused.append((member.name, why_stale(rec) if rec.get("key") == key else "file name is not its key"))
+                continue
+            store = Store(ns, base)
+            if store.path(key).exists():
+                present.append(member.name)
+                continue
+            store.save(key, arrays, rec)
+            accepted.append(member.name)
+    return {"accepted": accepted, "present": present, "refused": refused}
+
+
+def _merge_run_log(base: Path, blob: bytes) -> None:
+    """Append the archive's run-log lines that the cache's run log does not hold yet."""
+    base.mkdir(parents=True, exist_ok=True)
+    log = base / "runs.jsonl"
+    have = set(log.read_bytes().splitlines()) if log.exists() else set()
+    new = [line for line in blob.splitlines() if line.strip() and line not in have]
+    if new:
+        with open(log, "ab") as fh:
+            fh.write(b"".join(line + b"\n" for line in new))

@@ -1,0 +1,397 @@
+"""Configurations in, cached results out: the one key function and the one orchestrator.
+
+Every expensive result of the package — a Fig. 1 cell, a chapter-5 protocol, a chain grid — is an
+:class:`Experiment` (a name, the code it depends on, and a function that computes a batch of
+configurations) applied to a list of configurations by :func:`run`, which
+
+1. checks the data and the cache folder before any work;
+2. keys every configuration (:func:`key`) by its full configuration, a content hash of the data, a
+   fingerprint of the source code the experiment depends on (:func:`code_fingerprint`, computed
+   from the modules and everything of ``springblock`` they import — no counter to bump by hand),
+   the versions of the libraries that code uses, the dtype and the device type;
+3. loads what is stored, takes a lock on each missing key, computes the missing configurations and
+   stores each result as soon as it is finished (so an interrupted run loses nothing and resumes);
+   keys locked by another process are waited for and then read, never computed twice;
+4. appends one line per run that computed something to ``<root>/runs.jsonl`` (experiment, label,
+   how many results, wall time, device, date): the book's reproducibility page reads it. Jobs of an
+   executor log their own lines, tagged with the submitting run's id (``parent``); the submitting run's
+   line holds the sweep's real wall time.
+
+An ``executor`` (:mod:`springblock.executors`) can compute the missing configurations elsewhere —
+local processes, SLURM jobs — which store into the same cache; ``run`` then waits and reads.
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import functools
+import hashlib
+import importlib.util
+import json
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import numpy as np
+from filelock import Timeout
+
+from . import __version__
+from .cache import Store, check_writable, clean_orphans
+from .hardware import device_name
+from .paths import cache_dir
+
+PACKAGE = "springblock"
+# Modules that key, store and orchestrate results but compute none of them: not fingerprinted, so
+# work on the cache itself does not invalidate what it holds.
+PLUMBING = frozenset({"springblock.results", "springblock.cache", "springblock.paths"})
+_LIBRARIES = ("torch", "numpy", "scipy")  # whose versions enter a key when the fingerprinted code imports them
+
+
+# ---------------------------------------------------------------------------------------------
+# Code fingerprints
+# ---------------------------------------------------------------------------------------------
+def _module_file(name: str) -> Path:
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"module {name!r} not found")
+    return Path(spec.origin)
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _is_module(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ModuleNotFoundError, ValueError):  # "from .data import check_dataset": a name, not a module
+        return False
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> tuple[set[str], set[str]]:
+    """(springblock modules, top-level external libraries) imported anywhere in ``tree``."""
+    ours, libs = set(), set()
+    package = module if is_package else module.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level \
+                else node.module or ""
+            names = [base] + [f"{base}.{a.name}" for a in node.names]
+        else:
+            continue
+        for n in names:
+            if n == PACKAGE or n.startswith(PACKAGE + "."):
+                if _is_module(n):
+                    ours.add(n)
+            else:
+                libs.add(n.split(".")[0])
+    ours.discard(PACKAGE)  # the package's __init__ holds no numerics
+    return ours - PLUMBING, libs
+
+
+@functools.lru_cache(maxsize=None)
+def _module_digest(name: str) -> tuple[str, frozenset, frozenset]:
+    path = _module_file(name)
+    tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
+    ours, libs = _imports(tree, name, path.name == "__init__.py")
+    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), frozenset(ours), frozenset(libs)
+
+
+def code_fingerprint(modules: Sequence[str]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """Fingerprint of the source of ``modules`` and every ``springblock`` module they import.
+
+    Each module's source is parsed and its docstrings dropped, so comments, docstrings and layout do
+    not count; everything else does. The cache's own modules (:data:`PLUMBING`) are not followed. Returns (hex digest, the modules covered, the external
+    libraries they import).
+    """
+    seen, todo, libs = {}, list(modules), set()
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        digest, ours, used = _module_digest(name)
+        seen[name] = digest
+        todo.extend(ours)
+        libs |= used
+    blob = json.dumps(sorted(seen.items()))
+    return hashlib.sha256(blob.encode()).hexdigest()[:24], tuple(sorted(seen)), tuple(sorted(libs))
+
+
+def library_versions(libs: Iterable[str]) -> dict[str, str]:
+    """Versions of the libraries in ``libs`` that can change numbers (torch, numpy, scipy)."""
+    out = {}
+    for lib in sorted(set(libs) & set(_LIBRARIES)):
+        try:  # the release, without a local build tag ("2.13.0+cpu" and "2.13.0+cu126" are one torch)
+            out[lib] = __import__(lib).__version__.split("+")[0]
+        except ImportError:
+            out[lib] = "absent"
+    if "torch" in out and out["torch"] != "absent":
+        from . import kernels
+
+        out["torch-ops"] = kernels.BACKEND
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# The key
+# ---------------------------------------------------------------------------------------------
+def canonical(obj: Any) -> Any:
+    """JSON-able, order-independent form of a configuration (tuples → lists, NumPy → Python)."""
+    if isinstance(obj, Mapping):
+        return {str(k): canonical(v) for k, v in sorted(obj.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(obj, (list, tuple)):
+        return [canonical(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return canonical(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"configuration value {obj!r} of type {type(obj).__name__} is not JSON-able")
+
+
+def key(experiment: str, config: Mapping[str, Any], *, code: Sequence[str], data_hash: str | None = None,
+        dtype: str | None = None, device_type: str | None = None) -> tuple[str, dict]:
+    """The cache key of one result and the record it is computed from.
+
+    The record holds the experiment's name, the full configuration, the data's content hash, the
+    code fingerprint (with the modules it covers), the versions of the libraries that code uses,
+    the dtype and the device type. The key is a hash of all of it, so a change to any of them —
+    an edited engine, other digits, a torch upgrade — gives a new key and a fresh computation.
+    """
+    digest, covered, libs = code_fingerprint(code)
+    record = {"experiment": experiment, "config": canonical(config), "data": data_hash, "code": digest,
+              "modules": list(covered), "versions": library_versions(libs), "dtype": dtype, "device": device_type}
+    blob = json.dumps({k: v for k, v in record.items() if k != "modules"}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32], record
+
+
+# ---------------------------------------------------------------------------------------------
+# Experiments and the orchestrator
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Context:
+    """What a compute function is given besides its configurations."""
+
+    data: Any  # the dataset (or None for data-free experiments)
+    device: Any  # torch.device, or None for torch-free experiments
+    dtype: str | None
+    progress: bool  # show progress (compute functions with reports_progress=True draw their own bar)
+    label: str
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A family of results: a cache namespace, the code they depend on, and how to compute them.
+
+    ``compute(configs, ctx, emit)`` computes the given configurations and calls ``emit(position,
+    arrays)`` for each as soon as it is finished (positions index ``configs``; ``arrays`` is a flat
+    dict of NumPy arrays). ``code`` names the modules whose source the results depend on (their
+    ``springblock`` imports are followed). ``torch``: whether ``device`` and ``dtype`` matter.
+    ``reports_progress``: the compute function shows its own progress bar when ``ctx.progress``.
+    """
+
+    name: str
+    code: tuple[str, ...]
+    compute: Callable[[list[dict], "Context", Callable[[int, dict], None]], None]
+    torch: bool = True
+    reports_progress: bool = False
+
+    def __post_init__(self):
+        REGISTRY[self.name] = self
+
+
+REGISTRY: dict[str, "Experiment"] = {}  # every Experiment by name (for the cache commands)
+
+
+class Results(list):
+    """The results of a :func:`run`, in order; ``computed`` says how many were computed in it."""
+
+    computed: int = 0
+
+
+TAGS: dict[str, str] = {}  # added to every run-log line (``scales.check`` records the scale it was called with)
+
+
+def _log_run(root: Path, entry: dict) -> None:
+    entry = {**TAGS, **entry}
+    path = root / "runs.jsonl"
+    with Store("runs", root).lock("runs-log"):  # one writer at a time
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+def run_log(root: str | Path | None = None) -> list[dict]:
+    """Every run recorded under ``root`` (oldest first); unreadable lines are skipped."""
+    path = (Path(root) if root is not None else cache_dir()) / "runs.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            out.append(json.loads(line))
+    return out
+
+
+def device_type(device) -> str:
+    """The device *type* a result is keyed by ("cpu"/"cuda"); needs no CUDA to be present."""
+    name = str(device)
+    kind = name.split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'cpu' or 'cuda[:N]', got {device!r}")
+    return kind
+
+
+def _dtype(dtype) -> str:
+    from . import validate
+
+    return validate.choice("dtype", str(dtype).removeprefix("torch."), ("float32", "float64"))
+
+
+def keys_for(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu", dtype="float32"):
+    """The keys (and records) ``run`` would use for ``configs``."""
+    data_hash = None
+    if data is not None:
+        from .data import content_hash
+
+        data_hash = content_hash(data)
+    dev, dt = (device_type(device), _dtype(dtype)) if exp.torch else (None, None)
+    return [key(exp.name, c, code=exp.code, data_hash=data_hash, dtype=dt, device_type=dev) for c in configs]
+
+
+class MissingResults(LookupError):
+    """Raised by ``run(..., cached_only=True)`` when some results are not in the cache."""
+
+
+def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu", dtype="float32",
+        progress: bool = True, root: str | Path | None = None, label: str | None = None,
+        executor=None, cached_only: bool = False) -> Results:
+    """The results of ``configs`` under ``exp``, in order: stored ones read, missing ones computed.
+
+    ``data``: the dataset the experiment computes on (checked first, and content-hashed into every
+    key). ``device``/``dtype``: where and in what precision (torch experiments); results are keyed
+    by the device *type*, so a CUDA machine's results are found on any machine asked for "cuda",
+    while computing there needs CUDA. ``root``: the cache root (default ``$SPRINGBLOCK_CACHE``).
+    ``label``: how the run is named in the run log. ``executor``: None (compute here) or an
+    executor from :mod:`springblock.executors`. ``cached_only``: raise :class:`MissingResults`
+    instead of computing.
+    """
+    configs = [dict(c) for c in configs]
+    if data is not None:
+        from .data import check_dataset
+
+        check_dataset(data)
+    keyed = keys_for(exp, configs, data=data, device=device, dtype=dtype)
+    base = Path(root) if root is not None else cache_dir()
+    store = Store(exp.name, base)
+    found = Results(store.load(k) for k, _ in keyed)
+    missing = [i for i, f in enumerate(found) if f is None]
+    if not missing:
+        return found
+    if cached_only:
+        raise MissingResults(f"{label or exp.name}: {len(missing)} of {len(configs)} results are not in the cache "
+                             f"{base} (run them first)")
+    dev = None
+    if exp.torch:
+        from .devices import resolve_device
+
+        dev = resolve_device(device)  # computing needs the device itself
+    dt = _dtype(dtype) if exp.torch else None
+    check_writable(base)
+    if store.folder.is_dir():
+        clean_orphans(store.folder)
+    start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
+    run_id = None
+    if executor is not None:
+        run_id = executor.compute(exp, [configs[i] for i in missing], data=data, device=device, dtype=dtype, root=base,
+                                  progress=progress, label=label)
+        computed, waiting = 0, missing
+    else:
+        computed, waiting = _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label)
+    for i in waiting:  # held by other processes (or computed by jobs): wait for them, then read
+        k = keyed[i][0]
+        with store.lock(k):
+            found[i] = store.load(k)
+        if found[i] is None:  # its writer died: compute it here
+            n, _ = _compute_here(exp, configs, keyed, found, [i], store, data, dev, dt, False, label)
+            computed += n
+        elif executor is not None:
+            computed += 1
+    found.computed = computed
+    if computed:
+        _log_run(base, {"experiment": exp.name, "label": label, "computed": computed, "total": len(configs),
+                        "wall_s": round(time.perf_counter() - start, 3), "started": started,
+                        "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "device": None if dev is None else str(dev),
+                        "device_name": device_name(dev), "host": socket.gethostname(),
+                        "executor": None if executor is None else type(executor).__name__, "run_id": run_id})
+    return found
+
+
+def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label):
+    """Lock what nobody else holds, compute it, store each result as it finishes."""
+    mine, locks, others = [], {}, []
+    for i in missing:
+        lock = store.lock(keyed[i][0])
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            others.append(i)
+            continue
+        if store.path(keyed[i][0]).exists():  # finished by another process since we looked
+            lock.release()
+            others.append(i)
+        else:
+            mine.append(i)
+            locks[i] = lock
+    bar = None
+    if progress and mine and not exp.reports_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(mine), unit="result", desc=f"{label or exp.name}: computing {len(mine)} of {len(configs)}")
+    ctx = Context(data, dev, dt, bool(progress), label or exp.name)
+    start = time.perf_counter()
+    done = 0
+
+    def emit(j, arrays):
+        nonlocal done
+        i = mine[j]
+        k, record = keyed[i]
+        prov = {**record, "springblock": __version__, "wall_s_since_batch_start": round(time.perf_counter() - start, 3),
+                "batch": len(mine), "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "host": socket.gethostname(),
+                "label": label, "device_name": device_name(dev), "data_spec": getattr(data, "spec", None)}
+        if exp.torch:
+            from .kernels import blas_reproducible
+
+            prov["blas_strict"] = blas_reproducible()
+        store.save(k, arrays, prov)
+        # what a rerun reads (dtypes and memory layout included), so numbers derived from a fresh
+        # result and from the cached one agree bitwise
+        found[i] = store.load(k) or {kk: np.asarray(v) for kk, v in arrays.items()}
+        locks.pop(i).release()
+        done += 1
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        if mine:
+            exp.compute([configs[i] for i in mine], ctx, emit)
+    finally:
+        for lock in locks.values():
+            lock.release()
+        if bar is not None:
+            bar.close()
+    lost = [i for i in mine if found[i] is None]
+    if lost:
+        raise RuntimeError(f"experiment {exp.name!r} finished without results for {len(lost)} configuration(s)")
+    return done, others
+

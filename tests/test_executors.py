@@ -1,0 +1,147 @@
+"""springblock.executors: sweeps as submitit jobs — local processes, and SLURM as far as a machine
+without SLURM allows (a stand-in sbatch/srun/sacct that runs the very jobs submitit submits)."""
+import os
+import stat
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from springblock import cli, executors, results, scales
+from springblock.experiments import fig1
+
+PANEL = "noise"
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory):
+    """The quick noise panel trained in this process, in a cache of its own."""
+    root = tmp_path_factory.mktemp("in-process")
+    return fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, root=root)
+
+
+def _same(a, b):
+    assert np.array_equal(a.test_acc, b.test_acc) and np.array_equal(a.train_acc, b.train_acc)
+    for k in a.load:
+        assert np.array_equal(a.load[k], b.load[k]), k
+
+
+def test_split_is_contiguous_and_complete():
+    items = list(range(10))
+    parts = executors.split(items, 4)
+    assert [len(p) for p in parts] == [3, 3, 2, 2] and sum(parts, []) == items
+    assert executors.split(items, 50) == [[i] for i in items] and executors.split([1], 3) == [[1]]
+
+
+def test_local_executor_gives_bitwise_the_in_process_cells(isolated_cache, in_process):
+    ex = executors.SubmititExecutor(kind="local", jobs=2, poll_s=0.5)
+    res = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, executor=ex)
+    _same(res, in_process)
+    assert res.computed == res.test_acc.size
+    log = results.run_log()
+    (entry,) = [e for e in log if "parent" not in e]  # the submitting run: the sweep's real wall time
+    assert entry["executor"] == "SubmititExecutor" and entry["computed"] == res.test_acc.size
+    jobs = [e for e in log if e.get("parent") == entry["run_id"]]
+    assert len(jobs) == 2 and sum(e["computed"] for e in jobs) == res.test_acc.size
+    again = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, executor=ex)
+    assert again.computed == 0  # rerunning resumes: nothing left to submit
+
+
+def test_the_jobs_slurm_would_run_give_the_same_cells(isolated_cache, in_process):
+    """Build exactly the job arguments the SLURM executor submits and run each job function here."""
+    from springblock.experiments import mlp
+
+    cfgs = fig1.panel_configs(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"))
+    from springblock.data import load_dataset
+
+    data = load_dataset("mnist")
+    cells = [{"network": c.asdict(), "record_every": None, "kinds": ["trace", "pinv"]} for c in cfgs]
+    ex = executors.SubmititExecutor(kind="slurm", jobs=3, partition="gpu", gpus_per_job=1, time_min=30)
+    jobs = ex.jobs_for(mlp.EXPERIMENT, cells, data=data, device="cpu", dtype="float32", root=isolated_cache, label="t")
+    assert len(jobs) == 3 and sum(len(j[1]) for j in jobs) == len(cells)
+    for args in jobs:
+        executors._job(*args)
+    res = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, cached_only=True)
+    _same(res, in_process)
+
+
+# ------------------------------------------------------------------ a stand-in SLURM
+SBATCH = '''\
+import os, re, subprocess, sys
+script = sys.argv[-1]
+text = open(script).read()
+state = os.environ["FAKE_SLURM_STATE"]
+jid = str(1000 + len([f for f in os.listdir(state) if f.endswith(".script")]))
+copy = os.path.join(state, jid + ".script")  # sbatch keeps its own copy: submitit removes the file
+open(copy, "w").write(text)
+m = re.search(r"#SBATCH --array=(\\d+)-(\\d+)", text)
+tasks = range(int(m[1]), int(m[2]) + 1) if m else [0]
+folder = re.search(r"submitit\\.core\\._submit (\\S+)", text)[1]
+for t in tasks:  # like a queue: a task starts once submitit has stored its pickle
+    pkl = folder.replace("%j", f"{jid}_{t}") + f"/{jid}_{t}_submitted.pkl"
+    env = dict(os.environ, SLURM_JOB_ID=f"{jid}{t}", SLURM_ARRAY_JOB_ID=jid, SLURM_ARRAY_TASK_ID=str(t),
+               SLURM_NTASKS="1", SLURM_JOB_NUM_NODES="1", SLURM_NODEID="0", SLURM_PROCID="0", SLURM_LOCALID="0",
+               SLURM_JOB_NODELIST="localhost")
+    rc = os.path.join(state, f"{jid}_{t}.rc")
+    wait = f"while [ ! -f {pkl} ]; do sleep 0.2; done"
+    subprocess.Popen(["sh", "-c", f"{wait}; bash {copy}; echo $? > {rc}"], env=env, start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    open(os.path.join(state, f"{jid}_{t}.task"), "w").write("")
+print(f"Submitted batch job {jid}")
+'''
+SRUN = '''\
+import os, subprocess, sys
+args, out, err = sys.argv[1:], None, None
+while args and args[0].startswith("--"):
+    opt = args.pop(0)
+    if opt in ("--output", "--error"):
+        value = args.pop(0)
+        for k, v in (("%A", os.environ["SLURM_ARRAY_JOB_ID"]), ("%a", os.environ["SLURM_ARRAY_TASK_ID"]),
+                     ("%j", os.environ["SLURM_JOB_ID"]), ("%t", "0")):
+            value = value.replace(k, v)
+        out, err = (value, err) if opt == "--output" else (out, value)
+with open(out, "a") as o, open(err or out, "a") as e:
+    sys.exit(subprocess.call(args, stdout=o, stderr=e))
+'''
+SACCT = '''\
+import os, sys
+state = os.environ["FAKE_SLURM_STATE"]
+print("JobID|State|NodeList")
+for f in sorted(os.listdir(state)):
+    if f.endswith(".task"):
+        name = f[:-5]
+        rc = os.path.join(state, name + ".rc")
+        s = "RUNNING" if not os.path.exists(rc) else ("COMPLETED" if open(rc).read().strip() == "0" else "FAILED")
+        print(f"{name}|{s}|localhost")
+'''
+
+
+@pytest.fixture
+def fake_slurm(tmp_path, monkeypatch):
+    bin_dir, state = tmp_path / "bin", tmp_path / "slurm-state"
+    bin_dir.mkdir()
+    state.mkdir()
+    for name, body in (("sbatch", SBATCH), ("srun", SRUN), ("sacct", SACCT), ("scancel", "pass\n")):
+        path = bin_dir / name
+        path.write_text(f"#!{sys.executable}\n" + textwrap.dedent(body))
+        path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_SLURM_STATE", str(state))
+    return state
+
+
+def test_cli_slurm_executor_submits_a_job_array_and_resumes(isolated_cache, in_process, fake_slurm, capsys):
+    argv = ["run", "fig1", "--panel", PANEL, "--scale", "quick", "--quiet", "--executor", "slurm", "--jobs", "2",
+            "--partition", "gpu", "--gpus-per-job", "1", "--time", "45", "--mem-gb", "8"]
+    assert cli.main(argv) == 0
+    scripts = list(fake_slurm.glob("*.script"))
+    assert len(scripts) == 1  # one submission: a job array of two tasks
+    text = scripts[0].read_text()
+    for flag in ("#SBATCH --array=0-1", "#SBATCH --partition=gpu", "#SBATCH --gpus-per-node=1", "#SBATCH --time=45",
+                 "#SBATCH --mem=8GB", "srun --unbuffered"):
+        assert flag in text, flag
+    assert "4/4 cells trained" in capsys.readouterr().out
+    res = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, cached_only=True)
+    _same(res, in_process)
+    assert cli.main(argv) == 0 and len(list(fake_slurm.glob("*.script"))) == 1  # resumed: nothing submitted

@@ -1,0 +1,90 @@
+"""The spring-block side of the package (chain, theory, shapes, fits, figures, widgets) imports and
+runs without torch: checked in a fresh interpreter in which importing torch or torchvision fails."""
+import json
+import subprocess
+import sys
+import textwrap
+
+TORCH_FREE = ("springblock.chain", "springblock.theory", "springblock.shape", "springblock.fit",
+              "springblock.plotting", "springblock.widgets")
+ALSO_TORCH_FREE = ("springblock.plotting.chain", "springblock.plotting.grids", "springblock.plotting.networks",
+                   "springblock.plotting.interactive", "springblock.claims", "springblock.analysis",
+                   "springblock.scales", "springblock.results", "springblock.inventory",
+                   "springblock.experiments.chain_grids", "springblock.experiments.chain_fits", "springblock.cli")
+
+BLOCK = textwrap.dedent("""
+    import importlib.abc, json, sys
+
+    class NoTorch(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name.split(".")[0] in ("torch", "torchvision"):
+                raise ImportError(f"{name} is blocked in this test")
+            return None
+
+    sys.meta_path.insert(0, NoTorch())
+    for name in [n for n in sys.modules if n.split(".")[0] in ("torch", "torchvision")]:
+        del sys.modules[name]
+""")
+
+
+def _run(body: str, tmp_path) -> dict:
+    code = BLOCK + textwrap.dedent(body)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={"SPRINGBLOCK_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg",
+                               "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_the_block_really_blocks_torch(tmp_path):
+    out = _run("""
+        try:
+            import torch
+            print(json.dumps({"imported": True}))
+        except ImportError as err:
+            print(json.dumps({"imported": False, "error": str(err)}))
+    """, tmp_path)
+    assert out == {"imported": False, "error": "torch is blocked in this test"}
+
+
+def test_the_chain_theory_and_plotting_side_imports_without_torch(tmp_path):
+    out = _run(f"""
+        import importlib
+        failed = {{}}
+        for name in {TORCH_FREE + ALSO_TORCH_FREE!r}:
+            try:
+                importlib.import_module(name)
+            except Exception as err:
+                failed[name] = f"{{type(err).__name__}}: {{err}}"
+        print(json.dumps({{"failed": failed, "torch": "torch" in sys.modules}}))
+    """, tmp_path)
+    assert out == {"failed": {}, "torch": False}
+
+
+def test_a_cached_chain_simulation_and_its_figure_run_without_torch(tmp_path):
+    out = _run("""
+        import io
+        import os
+        from pathlib import Path
+
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        import numpy as np
+        from springblock import claims, plotting, shape
+        from springblock.experiments import chain_grids
+
+        eq7 = chain_grids.eq7_check(mu_r=(0.0, 0.02), mu_l=(0.0,), steps=2000, dt=0.1)
+        again = chain_grids.eq7_check(mu_r=(0.0, 0.02), mu_l=(0.0,), steps=2000, dt=0.1)  # from the cache
+        fig, ax = plt.subplots()
+        plotting.plot_loads(ax, eq7["load"][0], labels=["0", "0.02"], theory=eq7["predicted"])
+        fig.savefig(io.BytesIO(), format="png")
+        print(json.dumps({"verdict": claims.evaluate("chain.eq7", eq7=eq7).verdict,
+                          "same": bool(np.array_equal(eq7["load"], again["load"])),
+                          "stored": len(list(Path(os.environ["SPRINGBLOCK_CACHE"]).glob("chain/*.npz"))),
+                          "shape": list(shape.shape_of(shape.relative_curvature(eq7["load"][0]))),
+                          "torch": "torch" in sys.modules}))
+    """, tmp_path)
+    assert out["torch"] is False and out["same"] is True and out["stored"] == 1
+    assert out["shape"] == ["linear", "concave"]
+    assert out["verdict"] == "reproduced"
