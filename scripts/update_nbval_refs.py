@@ -15,7 +15,7 @@ from pathlib import Path
 
 import nbformat
 
-from springblock.notebooks import CHECK_MARK, execute_chapters
+from springblock.notebooks import CHECK_MARK, chapters, execute_chapters
 
 REFS = Path(__file__).resolve().parents[1] / "tests" / "nbval"
 
@@ -41,6 +41,12 @@ def main(only: list[str]) -> None:
             nb = strip(nbformat.read(path, as_version=4))
             nbformat.write(nb, REFS / path.name)
             print(f"wrote {REFS / path.name}")
+    if not only:  # a reference whose chapter is gone would make nbval test a chapter that no longer exists
+        names = {p.stem for p in chapters()}
+        for ref in REFS.glob("*.ipynb"):
+            if ref.stem not in names:
+                ref.unlink()
+                print(f"removed {ref} (no such chapter)")
 
 
 if __name__ == "__main__":
