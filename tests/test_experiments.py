@@ -59,12 +59,14 @@ def test_a_panel_its_norm_comparison_and_its_resize_share_cells(isolated_cache):
     assert norms["batch"].computed == 0 and norms["c_sigma"].computed == 1  # the BatchNorm cell is the panel's
     assert norms["c_sigma"].norm == "c_sigma" and finite(norms["c_sigma"].load["train_trace"])
 
-    res = fig1.resize_comparison({"dropout": dict(values=s["values"], epochs=1)}, alphas=(0.0,), columns=(0, 5),
-                                 seeds=1, progress=False)
+    grid = {"dropout": dict(values=s["values"], epochs=1)}
+    with pytest.raises(ValueError, match=r"columns \(positions in the dropout panel\) must be an integer in \[0, 0\]"):
+        fig1.resize_comparison(grid, alphas=(0.0,), columns=(0, 5), seeds=1, progress=False)  # no column 5
+    res = fig1.resize_comparison(grid, alphas=(0.0,), columns=(0,), seeds=1, progress=False)
     assert set(res) == {("dropout", True), ("dropout", False)}
     assert res[("dropout", True)].computed == 0  # the antialiased resize is the default data
     assert res[("dropout", False)].computed == 1
-    assert res[("dropout", False)].test_acc.shape == (1, 1, 1)  # column 5 does not exist and is left out
+    assert res[("dropout", False)].test_acc.shape == (1, 1, 1)
 
 
 def test_panels_refuse_bad_settings_before_any_work(isolated_cache):

@@ -1,4 +1,5 @@
 """The book's structure: parameters contract, nbval references in sync, TOC complete."""
+import json
 from pathlib import Path
 
 import jupytext
@@ -74,3 +75,30 @@ def test_execute_chapters_rejects_unknown_selection(tmp_path):
         notebooks.execute_chapters(tmp_path, scale="quick", only=["99_nope"])
     with pytest.raises(ValueError, match="scale"):
         notebooks.execute_chapters(tmp_path, scale="huge")
+
+
+def _entry(**kw):
+    base = dict(experiment="mlp", label="fig1 noise", scale="paper", computed=3, total=4, wall_s=90.0,
+                device="cpu", device_name="AMD EPYC", finished="2026-12-02T02:00:00")
+    return {**base, **kw}
+
+
+def test_run_table_sums_real_wall_times_per_scale_and_experiment():
+    table = notebooks.run_table([_entry(), _entry(wall_s=30.0, computed=1, finished="2026-12-02T03:00:00"),
+                                 _entry(label="fig1 lr", wall_s=600.0)])
+    row = table.loc[("paper", "fig1 noise")]
+    assert (row["results"], row["wall_time_min"], row["runs"]) == (4, 2.0, 2)
+    assert row["finished"] == "2026-12-02T03:00:00"
+    assert table.loc[("paper", "fig1 lr"), "wall_time_min"] == 10.0
+    assert "nothing was computed" in notebooks.run_table([]).iloc[0, 0]
+
+
+def test_recorded_runs_reads_every_record_and_names_a_broken_one(tmp_path):
+    assert notebooks.recorded_runs(tmp_path) == {}
+    (tmp_path / "paper-scale-cpu.jsonl").write_text(json.dumps(_entry()) + "\n\n" + json.dumps(_entry(label="x")) + "\n")
+    (tmp_path / "a.jsonl").write_text(json.dumps(_entry(scale="default")) + "\n")
+    runs = notebooks.recorded_runs(tmp_path)
+    assert list(runs) == ["a", "paper-scale-cpu"] and [e["label"] for e in runs["paper-scale-cpu"]] == ["fig1 noise", "x"]
+    (tmp_path / "b.jsonl").write_text('{"label": \n')
+    with pytest.raises(ValueError, match=r"b\.jsonl: not a run record"):
+        notebooks.recorded_runs(tmp_path)

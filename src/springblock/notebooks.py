@@ -132,3 +132,20 @@ def run_table(entries: list[dict]):
         results=("computed", "sum"), wall_time_min=("wall_s", lambda s: round(s.sum() / 60, 1)),
         runs=("computed", "size"), hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))),
         finished=("finished", "max"))
+
+
+def recorded_runs(folder: Path | None = None) -> dict[str, list[dict]]:
+    """The run logs recorded by ``scripts/record_runs.py`` (``book/_records/<name>.jsonl``): name ->
+    entries, in name order; each entry is a run-log entry plus the recording machine's processor and
+    core count. An empty dict when nothing was recorded."""
+    import json
+
+    folder = Path(folder) if folder is not None else book_dir() / "_records"
+    out = {}
+    for path in sorted(folder.glob("*.jsonl")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        try:
+            out[path.stem] = [json.loads(line) for line in lines if line.strip()]
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a run record ({err})") from None
+    return out

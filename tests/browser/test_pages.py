@@ -11,7 +11,8 @@ below then read that one load:
 * MathJax typeset every equation: no raw TeX left in the text, no MathJax error, at least one
   ``mjx-container`` per ``.math`` node;
 * no unrendered glue, traceback or stderr output;
-* nothing sticks out of the text column (except inside boxes that scroll sideways: wide tables and
+* nothing sticks out of the text column (except cells tagged full-width, which may span the margin,
+  and inside boxes that scroll sideways: wide tables and
   code), and the page never scrolls sideways.
 
 Plus: the Fig. 1 heat map shows hover labels and the chain explorer's slider changes the figure.
@@ -199,6 +200,9 @@ COLLECT_JS = r"""
   // ---- horizontal overflow of the text column
   const artRect = art.getBoundingClientRect();
   const limit = artRect.right + 2;
+  // cells tagged full-width are meant to span the margin too: they may reach the main area's edge
+  const main = document.querySelector('.bd-main') || document.documentElement;
+  const wideLimit = main.getBoundingClientRect().right + 2;
   const scrollCache = new Map();
   const scrollsX = (el) => {
     if (scrollCache.has(el)) return scrollCache.get(el);
@@ -217,7 +221,7 @@ COLLECT_JS = r"""
     if (reported.some((o) => o.contains(el))) continue;  // report the outermost element only
     const r = el.getBoundingClientRect();
     if (r.width === 0 && r.height === 0) continue;
-    if (r.right <= limit) continue;
+    if (r.right <= (el.closest('.tag_full-width') ? wideLimit : limit)) continue;
     const cs = getComputedStyle(el);
     if (cs.visibility === 'hidden' || cs.display === 'none') continue;
     if (inScroller(el)) continue;

@@ -186,11 +186,14 @@ def resize_comparison(panels: dict, *, alphas: Sequence[float], columns: Sequenc
     ``panels``: name -> that panel's settings (``values``, ``epochs``); the cells are rows ``alphas``
     × the panel's columns at positions ``columns``. Returns ``{(name, antialias): PanelResult}``.
     Cells of the default resize are shared with the full panels through the cache."""
+    for name, s in panels.items():  # before any training
+        for c in columns:
+            validate.integer(f"columns (positions in the {name} panel)", c, 0, len(s["values"]) - 1)
     out = {}
     for antialias in (True, False):
         data = load_dataset("mnist", antialias=antialias)
         for name, s in panels.items():
-            values = [s["values"][c] for c in columns if c < len(s["values"])]
+            values = [s["values"][c] for c in columns]
             out[(name, antialias)] = run_panel(name, alphas=alphas, values=values, seeds=seeds, epochs=s["epochs"],
                                                seed=seed, data=data, device=device, progress=progress,
                                                executor=executor)

@@ -15,20 +15,21 @@ from . import style
 
 def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, xlabel=None, ylabel=None,
                 shading_label=None, vmin=None, vmax=None, cmap="gray", letter=None, normalise=True,
-                linewidth=2.2, row_ends=None):
+                linewidth=2.2, row_ends=None, gap=0.0):
     """One phase diagram into ``fig`` (a Figure or SubFigure), drawn like the paper's Fig. 1.
 
     ``curves`` (rows, cols, n): one load curve per cell, min–max normalised to fill its tile when
     ``normalise`` (only the shape counts); the tiles touch. ``shading`` (rows, cols): each tile's
     grey level, linear from ``vmin`` (black, default the minimum) to ``vmax`` (white), with a
     horizontal colour bar underneath labelled ``shading_label``; None gives a light grey.
-    ``row_ends``: optional (top, bottom) words added to the first and last row labels.
+    ``row_ends``: optional (top, bottom) words added to the first and last row labels; ``gap``: space
+    between tiles as a fraction of a tile (0: they touch, as in the paper).
     Returns the (rows, cols) array of axes.
     """
     style.use()
     curves = np.asarray(curves, dtype=float)
     rows, cols, n = curves.shape
-    gs = fig.add_gridspec(rows, cols, wspace=0.04, hspace=0.04)
+    gs = fig.add_gridspec(rows, cols, wspace=gap, hspace=gap)
     axes = np.array([[fig.add_subplot(gs[i, j]) for j in range(cols)] for i in range(rows)])
     norm = None
     if shading is not None:
@@ -57,7 +58,7 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
                     label += f"\n{row_ends[0] if i == 0 else row_ends[1]}"
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8.5, labelpad=3)
             if col_labels is not None and i == rows - 1:
-                ax.set_xlabel(str(col_labels[j]), fontsize=8.5, labelpad=2, rotation=45 if len(str(col_labels[j])) > 4 else 0)
+                ax.set_xlabel(str(col_labels[j]), fontsize=8, labelpad=2, rotation=45 if len(str(col_labels[j])) > 4 else 0)
     if xlabel or letter:
         fig.supxlabel(" ".join(t for t in (f"({letter})" if letter else "", xlabel or "") if t), fontsize=9.5)
     if ylabel:
@@ -78,6 +79,7 @@ def phase_figure(curves, shading=None, row_labels=None, col_labels=None, *, titl
     """A new figure holding one :func:`phase_panel`; returns ``(fig, axes)``."""
     rows, cols = np.shape(curves)[:2]
     fig = plt.figure(figsize=(min(style.WIDTH, cols * cell + 1.6), rows * cell + 1.3), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0, h_pad=0)  # no padding around each tile: the tiles touch
     axes = phase_panel(fig, curves, shading, row_labels, col_labels, **kwargs)
     if title:
         fig.suptitle(title)

@@ -13,21 +13,24 @@ def _panel_labels(result):
     return [f"{a:g}" for a in result.alphas], [result.panel.tick(v) for v in result.values]
 
 
-def fig1_figure(results, *, split="train", kind="trace", title=None, ncols=2, titles=None):
+def fig1_figure(results, *, split="train", kind="trace", title=None, ncols=4, titles=None, tile=0.3):
     """Fig. 1 as the paper draws it: contiguous tiles, bold red seed-mean load curves (min–max
     normalised) over each cell's mean test accuracy (black = the panel's worst, white = its best, with
-    a colour bar giving the range, next to the paper's). ``ncols`` panels per row: 2 (a 2×2 grid that
-    stays legible at page width) or 4 (the paper's single row); ``titles``: one heading per panel."""
+    a colour bar giving the range, next to the paper's). ``ncols`` panels per row: 4 (the paper's single
+    row; the book shows it at full page width) or 2 (a 2×2 grid); ``titles``: one heading per panel;
+    ``tile``: a cell's size in inches."""
     style.use()
     n = len(results)
     ncols = min(n, ncols)
     nrows = -(-n // ncols)
     rows, cols = results[0].mean_load(split, kind).shape[:2]
     # the first column also holds the row labels: give it their width, so every panel's tiles are the same size
-    panel_w, label_w = max(cols * 0.36 + 0.3, 2.2), 0.9
+    panel_w, label_w = max(cols * tile + 0.3, 2.2), 0.9
     ratios = [panel_w + label_w] + [panel_w] * (ncols - 1)
-    fig = plt.figure(figsize=(sum(ratios), nrows * (rows * 0.36 + 1.6)), layout="constrained")
-    subs = np.atleast_1d(fig.subfigures(nrows, ncols, wspace=0.03, hspace=0.04, width_ratios=ratios)).ravel()
+    fig = plt.figure(figsize=(sum(ratios), nrows * (rows * tile + 1.5)), layout="constrained")
+    fig.get_layout_engine().set(w_pad=0, h_pad=0)  # no padding around each tile: the tiles touch
+    gs = fig.add_gridspec(nrows, ncols, wspace=0.1, hspace=0.06, width_ratios=ratios)
+    subs = [fig.add_subfigure(gs[k // ncols, k % ncols]) for k in range(nrows * ncols)]
     for k, (sub, res) in enumerate(zip(subs, results)):
         rl, cl = _panel_labels(res)
         first = k % ncols == 0
@@ -44,7 +47,21 @@ def fig1_figure(results, *, split="train", kind="trace", title=None, ncols=2, ti
         sub.set_visible(False)
     if title:
         fig.suptitle(title)
+    if ncols > 1:
+        _match_first_column(fig, gs, subs[:ncols], ratios, cols)
     return fig
+
+
+def _match_first_column(fig, gs, row, ratios, cols):
+    """Lay the figure out once and give the first column exactly the width its row labels take
+    beyond the others', so that every panel's tiles are the same size (the labels' width depends on
+    the fonts, so it is measured rather than guessed)."""
+    fig.canvas.draw()
+    width = [np.mean([ax.bbox.width for ax in sub.axes if ax.lines]) for sub in row]
+    extra = (width[0] - np.mean(width[1:])) * cols / fig.dpi  # inches of tiles the first panel has too many
+    ratios = [ratios[0] - extra] + list(ratios[1:])
+    gs.set_width_ratios(ratios)
+    fig.set_size_inches(sum(ratios), fig.get_size_inches()[1])
 
 
 def curvature_maps(results, *, split="train", kind="trace", values=None, label=r"$\hat c$", ncols=2):
@@ -83,8 +100,9 @@ def dynamics_figure(dyn, *, titles=None):
         ax = axes[0, j]
         for layer in range(h.shape[1]):
             ax.plot(dyn.epochs, h[:, layer], color=colors[layer], lw=1.2, label=f"ℓ={layer}")
-        desc = ", ".join(f"{k.replace('batch_size', 'B')}={v:g}" for k, v in dyn.settings[name].items())
-        ax.set_title((titles or {}).get(name, f"({name}) {desc}"), fontsize=9)
+        parts = [f"{k.replace('batch_size', 'B')}={v:g}" for k, v in dyn.settings[name].items()]
+        desc = f"({name}) {parts[0]}" + ("\n" + ", ".join(parts[1:]) if parts[1:] else "")  # two lines: titles never meet
+        ax.set_title((titles or {}).get(name, desc), fontsize=9)
         ax.set_xlabel("epoch")
         if j == 0:
             ax.set_ylabel(r"$D_\ell$ (train, eval mode)")

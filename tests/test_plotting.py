@@ -1,0 +1,90 @@
+"""Figures drawn the way the book promises: Fig. 1 in one row with touching tiles and an accuracy
+colour bar, titles that never run into each other, no negative zeros. Built from synthetic results,
+so no network is trained."""
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from springblock import plotting, scales  # noqa: E402
+from springblock.experiments import fig1  # noqa: E402
+from springblock.plotting import style  # noqa: E402
+from springblock.train import KINDS  # noqa: E402
+
+
+def panel_result(name, rows=3, cols=4, seeds=2, layers=8, rng=np.random.default_rng(0)):
+    values = np.asarray(scales.settings(f"fig1_{name}", "paper")["values"][:cols])
+    depth = np.linspace(1.5, -2.5, layers)
+    load = {f"{sp}_{k}": depth + 0.1 * rng.standard_normal((rows, cols, seeds, layers))
+            for sp in fig1.SPLITS for k in KINDS}
+    acc = 85 + 8 * rng.random((rows, cols, seeds))
+    return fig1.PanelResult(fig1.PANELS[name], np.linspace(0, 1, rows), values, np.arange(1, seeds + 1), acc,
+                            acc + 5, load, np.full((rows, cols, seeds), 100))
+
+
+@pytest.fixture(autouse=True)
+def _close():
+    yield
+    plt.close("all")
+
+
+def _rendered(fig):
+    fig.canvas.draw()
+    return fig.canvas.get_renderer()
+
+
+def test_fig1_is_one_row_of_panels_with_touching_tiles_and_an_accuracy_colour_bar():
+    results = [panel_result(n) for n in fig1.PANELS]
+    fig = plotting.fig1_figure(results)
+    _rendered(fig)
+    subs = fig.subfigs
+    assert len(subs) == 4
+    boxes = [s.bbox for s in subs]
+    assert len({round(b.y0) for b in boxes}) == 1  # one row, as in the paper
+    assert all(a.x1 <= b.x0 + 1 for a, b in zip(boxes, boxes[1:]))  # left to right, not overlapping
+    for sub, res in zip(subs, results):
+        tiles = [ax for ax in sub.axes if ax.get_label() != "<colorbar>" and ax.lines]
+        assert len(tiles) == res.alphas.size * res.values.size
+        xs = sorted({round(ax.get_position().x0, 4) for ax in tiles})
+        widths = {round(ax.get_position().width, 4) for ax in tiles}
+        gaps = np.diff(xs) - min(widths)
+        assert np.all(np.abs(gaps) < 2e-3), gaps  # neighbouring tiles touch
+        assert all(max(line.get_linewidth() for line in ax.lines) >= 1.8 for ax in tiles)  # bold (default 1.5)
+        bars = [ax for ax in sub.axes if ax.get_label() == "<colorbar>"]
+        assert len(bars) == 1 and "test accuracy (%)" in bars[0].get_xlabel()
+        assert "paper:" in bars[0].get_xlabel()
+
+
+@pytest.mark.parametrize("ncols", [4, 2])
+def test_every_fig1_panel_has_tiles_of_one_size(ncols):
+    fig = plotting.fig1_figure([panel_result(n) for n in fig1.PANELS], ncols=ncols)
+    _rendered(fig)
+    widths = [ax.bbox.width for ax in fig.axes if ax.lines]
+    assert max(widths) - min(widths) < 1.5  # pixels: the first column's row labels take their own room
+
+
+def test_fig4_titles_never_overlap_and_the_final_curvature_has_no_negative_zero():
+    rng = np.random.default_rng(1)
+    epochs = np.arange(0, 101, 10)
+    history = {n: np.cumsum(rng.standard_normal((2, epochs.size, 8)), axis=1) for n in "bcd"}
+    history["c"][:, -1] = np.linspace(1, -1, 8)  # exactly straight: ĉ = 0
+    settings = {"b": dict(lr=1e-4, batch_size=200), "c": dict(lr=1e-3, dropout=0.1, batch_size=100),
+                "d": dict(lr=3e-3, dropout=0.2, batch_size=50)}
+    dyn = fig1.DynamicsResult(settings, np.arange(1, 3), epochs, history, {n: np.full(2, 90.0) for n in "bcd"})
+    fig = plotting.dynamics_figure(dyn)
+    renderer = _rendered(fig)
+    titles = [ax.title for ax in fig.axes if ax.get_title()]
+    assert [t.get_text().split()[0] for t in titles] == ["(b)", "(c)", "(d)"]
+    extents = [t.get_window_extent(renderer) for t in titles]
+    assert all(a.x1 < b.x0 for a, b in zip(extents, extents[1:]))  # side by side, never touching
+    labels = [ax.get_xlabel() for ax in fig.axes if "ĉ" in ax.get_xlabel()]
+    assert labels[1].endswith("(ĉ = +0.00)") and not any("-0.00" in s for s in labels)
+
+
+@pytest.mark.parametrize("v, digits, sign, text", [(-0.0001, 2, False, "0.00"), (-0.0001, 3, True, "+0.000"),
+                                                    (-0.004, 2, True, "+0.00"), (-0.006, 2, True, "-0.01"),
+                                                    (0.125, 1, False, "0.1"), (3.0, 0, True, "+3")])
+def test_numbers_are_never_negative_zero(v, digits, sign, text):
+    assert style.number(v, digits, sign) == text
