@@ -102,6 +102,25 @@ def test_monotone_allows_rises_only_at_the_smallest_batches():
     assert out.numbers["n_cells"] == 4 * 6
 
 
+def test_monotone_reads_the_small_batches_by_value_not_by_column():
+    ps = {n: panel(n, np.zeros((2, 3))) for n in fig1.PANELS}
+    for column, outside in ((0, 0), (1, 1)):  # B = 10 may rise; B = 40, the second column here, may not
+        batch = _rising_panel("batch", column)
+        batch.values = np.array([10.0, 40.0, 320.0])
+        out = claims.evaluate("fig1.monotone", panels={**ps, "batch": batch})
+        assert out.numbers["n_rising"] == 1 and out.numbers["outside_small_batch"] == outside
+
+
+@pytest.mark.parametrize("rcs, verdict, concave, raises", [
+    ([[-0.1, -0.3], [-0.2, -0.4]], "reproduced", 2, 2),  # rc[0, 0]: most dropout; rc[0, -1]: none
+    ([[0.2, -0.3], [-0.5, -0.4]], "partly", 2, 1),
+    ([[0.2, 0.1], [0.3, 0.0]], "not reproduced", 0, 2)])
+def test_s56_pattern_needs_concave_relu_and_dropout_raising_it_in_every_architecture(rcs, verdict, concave, raises):
+    stats = [{"rc": np.array([[a, b], [0.0, 0.0]])} for a, b in rcs]
+    out = claims.evaluate("s56.pattern", dw=None, stats=stats)
+    assert (out.verdict, out.numbers["n_concave"], out.numbers["n_raises"]) == (verdict, concave, raises)
+
+
 @pytest.mark.parametrize("shift, verdict", [(0.0, "reproduced"), (1.5, "reproduced"), (3.0, "partly"),
                                             (10.0, "not reproduced")])
 def test_accuracy_ranges_against_the_papers(shift, verdict):

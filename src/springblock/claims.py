@@ -473,6 +473,16 @@ def _s56(dw, stats):
                                                        "n_wins": wins, "n_negative": neg}
 
 
+@claim("s56.pattern", "SM S5, S6", "The phase pattern is the same for other depths and widths.",
+       "the same concave-to-convex pattern at every depth and width", "05_accuracy")
+def _s56_pattern(dw, stats):
+    n = len(stats)
+    concave = sum(s["rc"][0, -1] < -TOL for s in stats)  # ReLU row, no dropout (the last column)
+    raises = sum(s["rc"][0, 0] > s["rc"][0, -1] for s in stats)  # the most dropout (first column) bends it up
+    return _grade(min(concave, raises), n), f"{n} architectures: ReLU without dropout concave in {concave}, " \
+        f"dropout raises its ĉ in {raises}", {"n": n, "n_concave": concave, "n_raises": raises}
+
+
 def _diagram_numbers(res, prefix=""):
     s = analysis.accuracy_vs_shape(res["acc"], res["load"], n_boot=0)
     rc = s["rc"]
