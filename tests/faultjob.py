@@ -3,6 +3,7 @@
     python tests/faultjob.py sweep        the sweep, normally
     python tests/faultjob.py slow-saves   the sweep, pausing 1 s after every stored result
     python tests/faultjob.py stuck-write  the sweep, hanging in the middle of writing its first result
+    python tests/faultjob.py terminable   slow-saves, with SIGTERM handled as the command line does
 """
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ def small_data():
 
 
 def main(mode: str) -> None:
-    if mode == "slow-saves":
+    if mode == "terminable":
+        from springblock import cli
+
+        cli.stop_on_sigterm()
+    if mode in ("slow-saves", "terminable"):
         save = cache.Store.save
 
         def slow(self, *a, **k):

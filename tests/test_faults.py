@@ -73,6 +73,16 @@ def test_sigkill_between_saves_loses_nothing_and_resumes_exactly(isolated_cache,
         _same(a, b)
 
 
+def test_sigterm_stops_like_ctrl_c_and_the_run_log_keeps_the_time_spent(isolated_cache):
+    proc = _child("terminable", isolated_cache)
+    _wait_for(proc, "saved", 2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 128 + signal.SIGTERM
+    assert len(_stored(isolated_cache)) == 2
+    (entry,) = results.run_log(isolated_cache)
+    assert entry["interrupted"] is True and entry["computed"] == 2 and entry["total"] == 4 and entry["wall_s"] > 0
+
+
 def test_sigkill_mid_write_leaves_an_orphan_that_is_cleaned_up(isolated_cache, reference):
     proc = _child("stuck-write", isolated_cache)
     _wait_for(proc, "writing")

@@ -97,6 +97,24 @@ def test_run_computes_only_what_is_missing_and_logs_real_wall_time(isolated_cach
     assert calls == [2, 1]
 
 
+def test_an_interrupted_run_logs_the_time_spent_on_what_it_stored(isolated_cache):
+    def compute(configs, ctx, emit):
+        emit(0, {"value": np.array(1.0)})
+        emit(1, {"value": np.array(2.0)})
+        raise KeyboardInterrupt  # Ctrl-C during the third
+
+    exp = results.Experiment("toy_interrupted", ("springblock.validate",), compute, torch=False)
+    with pytest.raises(KeyboardInterrupt):
+        results.run(exp, [{"x": 1}, {"x": 2}, {"x": 3}], progress=False, label="toy")
+    (entry,) = results.run_log()
+    assert entry["computed"] == 2 and entry["total"] == 3 and entry["interrupted"] is True and entry["wall_s"] >= 0
+    exp_nothing = results.Experiment("toy_nothing", ("springblock.validate",),
+                                     lambda configs, ctx, emit: (_ for _ in ()).throw(KeyboardInterrupt), torch=False)
+    with pytest.raises(KeyboardInterrupt):
+        results.run(exp_nothing, [{"x": 1}], progress=False)
+    assert len(results.run_log()) == 1  # nothing stored, nothing logged
+
+
 def test_every_result_carries_its_provenance(isolated_cache, small):
     mlp.train([CFG], small, progress=False, label="provenance test")
     (rec,) = cache.provenance()

@@ -7,6 +7,7 @@ named in that line.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import textwrap
 
@@ -207,9 +208,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def stop_on_sigterm() -> None:
+    """Make SIGTERM (``kill``'s default, a scheduler's pre-emption) end the process the way Ctrl-C
+    does, by an exception: finished results are already stored, and the run log then also keeps the
+    time spent on them."""
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .results import MissingResults
+
+    if args.command in ("run", "book"):
+        stop_on_sigterm()
 
     try:
         return args.func(args)

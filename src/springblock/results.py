@@ -312,28 +312,38 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
         clean_orphans(store.folder)
     start, started = time.perf_counter(), time.strftime("%Y-%m-%dT%H:%M:%S")
     run_id = None
-    if executor is not None:
-        run_id = executor.compute(exp, [configs[i] for i in missing], data=data, device=device, dtype=dtype, root=base,
-                                  progress=progress, label=label)
-        computed, waiting = 0, missing
-    else:
-        computed, waiting = _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label)
-    for i in waiting:  # held by other processes (or computed by jobs): wait for them, then read
-        k = keyed[i][0]
-        with store.lock(k):
-            found[i] = store.load(k)
-        if found[i] is None:  # its writer died: compute it here
-            n, _ = _compute_here(exp, configs, keyed, found, [i], store, data, dev, dt, False, label)
-            computed += n
-        elif executor is not None:
-            computed += 1
-    found.computed = computed
-    if computed:
+
+    def log(computed: int, **extra) -> None:
         _log_run(base, {"experiment": exp.name, "label": label, "computed": computed, "total": len(configs),
                         "wall_s": round(time.perf_counter() - start, 3), "started": started,
                         "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "device": None if dev is None else str(dev),
                         "device_name": device_name(dev), "host": socket.gethostname(),
-                        "executor": None if executor is None else type(executor).__name__, "run_id": run_id})
+                        "executor": None if executor is None else type(executor).__name__, "run_id": run_id, **extra})
+
+    try:
+        if executor is not None:
+            run_id = executor.compute(exp, [configs[i] for i in missing], data=data, device=device, dtype=dtype,
+                                      root=base, progress=progress, label=label)
+            computed, waiting = 0, missing
+        else:
+            computed, waiting = _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label)
+        for i in waiting:  # held by other processes (or computed by jobs): wait for them, then read
+            k = keyed[i][0]
+            with store.lock(k):
+                found[i] = store.load(k)
+            if found[i] is None:  # its writer died: compute it here
+                n, _ = _compute_here(exp, configs, keyed, found, [i], store, data, dev, dt, False, label)
+                computed += n
+            elif executor is not None:
+                computed += 1
+    except BaseException:  # interrupted (Ctrl-C, a failure): the time spent on what was stored still counts
+        stored = sum(store.path(keyed[i][0]).exists() for i in missing)
+        if stored:
+            log(stored, interrupted=True)
+        raise
+    found.computed = computed
+    if computed:
+        log(computed)
     return found
 
 
