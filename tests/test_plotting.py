@@ -88,3 +88,16 @@ def test_fig4_titles_never_overlap_and_the_final_curvature_has_no_negative_zero(
                                                     (0.125, 1, False, "0.1"), (3.0, 0, True, "+3")])
 def test_numbers_are_never_negative_zero(v, digits, sign, text):
     assert style.number(v, digits, sign) == text
+
+
+def test_the_interactive_fig1_names_its_panels_in_words_that_fit_a_phone():
+    from springblock.plotting import interactive
+
+    results = [panel_result(n) for n in fig1.PANELS]
+    fig = interactive.fig1(results).figure
+    assert [a.text for a in fig.layout.annotations] == ["(a)", "(b)", "(c)", "(d)"]
+    names = [fig.layout[f"xaxis{'' if k == 1 else k}"].title.text for k in range(1, 5)]
+    assert names[0] == "label + data<br>noise p" and names[1] == "learning<br>rate"
+    assert all(max(len(line) for line in n.split("<br>")) <= 12 for n in names)
+    hover = {t for trace in fig.data for t in trace.text}
+    assert any("label + data noise p = 0.7" in t and "test accuracy" in t for t in hover)

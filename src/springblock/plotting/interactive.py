@@ -41,6 +41,12 @@ def _grey(v, lo, hi) -> str:
     return f"rgb({g},{g},{g})"
 
 
+def _two_lines(label: str) -> str:
+    words = label.split()
+    half = -(-len(words) // 2)
+    return " ".join(words[:half]) + ("<br>" + " ".join(words[half:]) if words[half:] else "")
+
+
 def fig1(results, split: str = "train", kind: str = "trace") -> Interactive:
     """Fig. 1 with hover: every cell's α, column value, mean test accuracy (± the seed-to-seed spread
     when there are several seeds), ĉ of the seed-mean curve (with the spread of the seeds' own ĉ) and
@@ -50,8 +56,8 @@ def fig1(results, split: str = "train", kind: str = "trace") -> Interactive:
     from plotly.subplots import make_subplots
 
     n = len(results)
-    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.04,
-                        subplot_titles=[f"({r.panel.letter}) {r.panel.label}" for r in results])
+    # short titles and two-line axis names: four panels side by side must not collide on a phone
+    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.04, subplot_titles=[f"({r.panel.letter})" for r in results])
     for p, res in enumerate(results, start=1):
         load, acc = res.mean_load(split, kind), res.mean_acc()
         rc, verdict, spread = res.curvature(split, kind), res.verdict(split, kind).label(), res.acc_spread()
@@ -76,13 +82,14 @@ def fig1(results, split: str = "train", kind: str = "trace") -> Interactive:
                                          hoverinfo="text", text=[text] * L1, hoverlabel=dict(bgcolor="white"),
                                          showlegend=False), row=1, col=p)
         fig.update_xaxes(tickmode="array", tickvals=np.arange(V) + 0.48, ticktext=[res.panel.tick(v) for v in res.values],
-                         range=[-0.05, V], showgrid=False, zeroline=False, tickangle=45, row=1, col=p)
+                         range=[-0.05, V], showgrid=False, zeroline=False, tickangle=45, row=1, col=p,
+                         title=dict(text=_two_lines(res.panel.label), font=dict(size=10)))
         fig.update_yaxes(tickmode="array", tickvals=np.arange(A) + 0.48, ticktext=[f"{a:g}" for a in res.alphas[::-1]],
                          range=[-0.05, A], showgrid=False, zeroline=False, showticklabels=p == 1, row=1, col=p)
     fig.update_yaxes(title_text="negative slope α", row=1, col=1)
-    fig.update_layout(margin=dict(l=60, r=10, t=40, b=60), plot_bgcolor="white", font=dict(size=11),
+    fig.update_layout(margin=dict(l=60, r=10, t=40, b=90), plot_bgcolor="white", font=dict(size=11),
                       title=dict(text="hover a cell: α, noise, accuracy, ĉ, shape", x=0.5, font=dict(size=12)))
-    return Interactive(fig, 330)
+    return Interactive(fig, 360)
 
 
 def explorer(grid: dict) -> Interactive:
