@@ -24,7 +24,7 @@ def fig1_figure(results, *, split="train", kind="trace", title=None, ncols=4, ti
     ncols = min(n, ncols)
     nrows = -(-n // ncols)
     rows, cols = results[0].mean_load(split, kind).shape[:2]
-    # the first column also holds the row labels: give it their width, so every panel's tiles are the same size
+    # the first column also holds the row labels: a first guess at their width, measured and corrected below
     panel_w, label_w = max(cols * tile + 0.3, 2.2), 0.9
     ratios = [panel_w + label_w] + [panel_w] * (ncols - 1)
     fig = plt.figure(figsize=(sum(ratios), nrows * (rows * tile + 1.5)), layout="constrained")
