@@ -459,11 +459,16 @@ def _s4(tt):
          "borderline": 100 * (tt["borderline"] if np.isfinite(tt["borderline"]) else 1.0)}
 
 
+def _relu_quiet_concave(stats) -> int:
+    """Architectures whose ReLU network without dropout (row 0, the last column) is concave."""
+    return sum(s["rc"][0, -1] < -TOL for s in stats)
+
+
 @claim("s56.depth_width", "SM S5, S6", "For each depth and width the best accuracy sits at the linear curve.",
        "the pattern and the accuracy–linearity link hold for other depths and widths", "05_accuracy")
 def _s56(dw, stats):
     n = len(stats)
-    concave = sum(s["rc"][0, -1] < -TOL for s in stats)
+    concave = _relu_quiet_concave(stats)
     best_lin = sum(abs(s["best_rc"]) <= TOL for s in stats)
     wins = sum(s["linear_wins"] for s in stats)
     neg = sum(s["pearson_abs"] < 0 for s in stats)
@@ -477,7 +482,7 @@ def _s56(dw, stats):
        "the same concave-to-convex pattern at every depth and width", "05_accuracy")
 def _s56_pattern(dw, stats):
     n = len(stats)
-    concave = sum(s["rc"][0, -1] < -TOL for s in stats)  # ReLU row, no dropout (the last column)
+    concave = _relu_quiet_concave(stats)
     raises = sum(s["rc"][0, 0] > s["rc"][0, -1] for s in stats)  # the most dropout (first column) bends it up
     return _grade(min(concave, raises), n), f"{n} architectures: ReLU without dropout concave in {concave}, " \
         f"dropout raises its ĉ in {raises}", {"n": n, "n_concave": concave, "n_raises": raises}
