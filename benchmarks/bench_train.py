@@ -13,6 +13,11 @@ of the workload. The baseline's cost per network does not depend on α, so by de
 network per column (α cycling over the rows) and the table scales its time to the whole workload,
 saying so; ``--loop-all`` trains them all. Early stopping is off, so time is linear in ``--epochs``.
 
+With ``--jobs N`` (default 2 on a CPU) the engine also trains each workload split into N local
+processes through ``springblock run``'s executor (``--executor local``: submitit, each job on its
+share of the cores, storing into a throw-away result cache): on a CPU, processes running one thread
+each use the cores better than one process running one thread per core.
+
 Next to the times the table gives the achieved training throughput (6 × weights × samples × epochs
 floating-point operations: forward 2, backward 4 per weight and sample; the end-of-run measurement
 not counted) and, for scale, this device's dense-matmul throughput measured in the same run.
@@ -26,12 +31,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import tempfile
 import time
 
 import torch
 
-from springblock import data, devices, scales
-from springblock.experiments import fig1
+from springblock import data, devices, results, scales
+from springblock.executors import SubmititExecutor
+from springblock.experiments import fig1, mlp
 from springblock.loops import train_reference
 from springblock.train import TrainConfig, init_module, train_networks
 
@@ -66,6 +73,14 @@ def training_flops(cfgs: list[TrainConfig], in_dim: int, classes: int, n_train: 
     return sum(6.0 * weights * n_train * c.epochs for c in cfgs)
 
 
+def engine_in_jobs(cfgs: list[TrainConfig], mnist, dev, jobs: int) -> float:
+    """Wall time of ``cfgs`` trained by ``jobs`` local submitit jobs into an empty result cache."""
+    cells = [{"network": c.asdict(), "record_every": None, "kinds": ["trace", "pinv"]} for c in cfgs]
+    with tempfile.TemporaryDirectory() as root:
+        return timed(lambda: results.run(mlp.EXPERIMENT, cells, data=mnist, device=dev, root=root, progress=False,
+                                         executor=SubmititExecutor(kind="local", jobs=jobs)), dev)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", choices=scales.DEVICES)
@@ -76,10 +91,15 @@ def main() -> None:
     ap.add_argument("--loop-all", action="store_true", help="baseline trains every network (default: one per column)")
     ap.add_argument("--panels", nargs="+", default=["dropout", "batch"], choices=list(fig1.PANELS),
                     help="workloads to time")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="also time the engine in this many local jobs (default: 2 on a CPU, 0 on a GPU; 0 = off)")
     ap.add_argument("--full-fig1", action="store_true", help="also time all of Fig. 1 at paper scale (engine)")
     args = ap.parse_args()
 
     dev = devices.resolve_device(args.device)
+    jobs = args.jobs if args.jobs is not None else (2 if dev.type == "cpu" else 0)
+    if jobs < 0:
+        raise SystemExit(f"--jobs must be >= 0, got {jobs}")
     mnist = data.load_dataset("mnist")
     n, in_dim = mnist.x_train.shape
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else (platform.processor() or platform.machine())
@@ -88,10 +108,16 @@ def main() -> None:
           f"{os.cpu_count()} cores; data: {mnist.description}")
     print(f"dense fp32 matmul 2048²: {peak:.0f} GFLOP/s (this run)")
     print(f"epochs per network: {args.epochs} (early stop off); baseline = loops.train_reference, one network at a time")
+    if jobs:
+        print(f"engine in {jobs} jobs: `--executor local --jobs {jobs}` (submitit), "
+              f"{max(1, (os.cpu_count() or 1) // jobs)} thread(s) each, results stored in a temporary cache")
     print()
+    jcol = f"{jobs} jobs (s)" if jobs else ""
     print(f"| {'workload':52s} | {'nets':>4s} | {'loop (s)':>8s} | {'engine (s)':>10s} | "
-          f"{'loop GFLOP/s':>12s} | {'engine GFLOP/s':>14s} | {'of matmul':>9s} | ratio |")
-    print(f"|{'-' * 54}|{'-' * 6}|{'-' * 10}|{'-' * 12}|{'-' * 14}|{'-' * 16}|{'-' * 11}|-------|")
+          f"{'loop GFLOP/s':>12s} | {'engine GFLOP/s':>14s} | {'of matmul':>9s} | ratio |"
+          + (f" {jcol:>11s} | ratio |" if jobs else ""))
+    print(f"|{'-' * 54}|{'-' * 6}|{'-' * 10}|{'-' * 12}|{'-' * 14}|{'-' * 16}|{'-' * 11}|-------|"
+          + (f"{'-' * 13}|-------|" if jobs else ""))
     for panel in args.panels:
         label = f"panel ({fig1.PANELS[panel].letter}) {panel}, {args.seeds} seed{'s' * (args.seeds > 1)}"
         cfgs = configs(panel, args.alphas, args.columns, args.epochs, args.seeds, n)
@@ -106,8 +132,12 @@ def main() -> None:
         if not args.loop_all:
             label += f" (loop: {len(sample)} timed, scaled)"
         flops = training_flops(cfgs, in_dim, mnist.num_classes, n) / 1e9
+        extra = ""
+        if jobs:
+            t_jobs = engine_in_jobs(cfgs, mnist, dev, jobs)
+            extra = f" {t_jobs:11.2f} | {t_loop / t_jobs:4.1f}× |"
         print(f"| {label:52s} | {len(cfgs):4d} | {t_loop:8.2f} | {t_engine:10.2f} | {flops / t_loop:12.1f} | "
-              f"{flops / t_engine:14.1f} | {100 * flops / t_engine / peak:8.0f}% | {t_loop / t_engine:4.1f}× |")
+              f"{flops / t_engine:14.1f} | {100 * flops / t_engine / peak:8.0f}% | {t_loop / t_engine:4.1f}× |" + extra)
     if args.full_fig1:
         cfgs = [c for p in fig1.PANELS for c in fig1.panel_configs(p, n_train=n, **{
             k: v for k, v in scales.settings(f"fig1_{p}", "paper").items() if k != "seed"})]

@@ -145,3 +145,19 @@ def test_cli_slurm_executor_submits_a_job_array_and_resumes(isolated_cache, in_p
     res = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, cached_only=True)
     _same(res, in_process)
     assert cli.main(argv) == 0 and len(list(fake_slurm.glob("*.script"))) == 1  # resumed: nothing submitted
+
+
+def test_jobs_get_their_share_of_the_cores(monkeypatch):
+    """Local jobs all run at once: each gets cores // jobs torch threads unless told; SLURM jobs
+    take --cpus-per-job as given (the scheduler owns the node)."""
+    monkeypatch.setattr(executors.os, "cpu_count", lambda: 8)
+    items = list(range(10))
+    threads = lambda ex: [args[-1] for args in ex.jobs_for(None, items, data=None, device="cpu", dtype="float32",  # noqa: E731
+                                                           root="r", label="t")]
+    assert threads(executors.SubmititExecutor(kind="local", jobs=2)) == [4, 4]
+    assert threads(executors.SubmititExecutor(kind="local", jobs=3)) == [2, 2, 2]
+    assert threads(executors.SubmititExecutor(kind="local", jobs=20)) == [1] * 10  # one job per item
+    assert threads(executors.SubmititExecutor(kind="local", jobs=2, cpus_per_job=3)) == [3, 3]
+    assert threads(executors.SubmititExecutor(kind="slurm", jobs=2)) == [None, None]
+    with pytest.raises(ValueError, match="cpus_per_job"):
+        executors.SubmititExecutor(kind="local", cpus_per_job=0)

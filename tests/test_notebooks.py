@@ -93,6 +93,17 @@ def test_run_table_sums_real_wall_times_per_scale_and_experiment():
     assert "nothing was computed" in notebooks.run_table([]).iloc[0, 0]
 
 
+def test_run_table_counts_executor_jobs_in_the_run_that_submitted_them():
+    """Jobs run at the same time as their submitting run: their lines add neither time nor results."""
+    entries = [_entry(computed=1, wall_s=80.0, parent="r1"), _entry(computed=2, wall_s=85.0, parent="r1"),
+               _entry(computed=3, wall_s=90.0, run_id="r1"), _entry(label="fig1 lr", wall_s=60.0, run_id=None)]
+    table = notebooks.run_table(entries)
+    row = table.loc[("paper", "fig1 noise")]
+    assert (row["results"], row["wall_time_min"], row["runs"], row["jobs"]) == (3, 1.5, 1, 2)
+    assert table.loc[("paper", "fig1 lr"), "jobs"] == 0
+    assert notebooks.submitted(entries) == entries[2:]
+
+
 def test_recorded_runs_reads_every_record_and_names_a_broken_one(tmp_path):
     assert notebooks.recorded_runs(tmp_path) == {}
     (tmp_path / "paper-scale-cpu.jsonl").write_text(json.dumps(_entry()) + "\n\n" + json.dumps(_entry(label="x")) + "\n")

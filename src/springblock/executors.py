@@ -15,6 +15,7 @@ numbers do not depend on which networks share a stack).
 """
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +25,16 @@ from . import validate
 KINDS = ("local", "slurm")
 
 
-def _job(exp, configs, data, device, dtype, root, label, parent: str | None = None) -> int:
+def _job(exp, configs, data, device, dtype, root, label, parent: str | None = None, threads: int | None = None) -> int:
     """One job: compute ``configs`` into the shared cache (runs in the job's own process). Its run-log
-    lines name the submitting run (``parent``), whose own line holds the sweep's real wall time."""
+    lines name the submitting run (``parent``), whose own line holds the sweep's real wall time.
+    ``threads``: torch's CPU threads in this job (its share of the cores)."""
+    import torch
+
     from . import results
 
+    if threads is not None:
+        torch.set_num_threads(threads)
     if parent is not None:
         results.TAGS["parent"] = parent
     found = results.run(exp, configs, data=data, device=device, dtype=dtype, root=root, progress=False,
@@ -55,7 +61,9 @@ class SubmititExecutor:
     ``jobs``: how many jobs to split the missing configurations into. ``folder``: submitit's logs
     and pickles (default ``<cache>/submitit``). SLURM options: ``partition``, ``time_min`` (per job),
     ``gpus_per_job``, ``cpus_per_job``, ``mem_gb``, and ``extra`` (further ``slurm_*`` parameters of
-    ``submitit.AutoExecutor.update_parameters``, e.g. ``{"slurm_account": "..."}``).
+    ``submitit.AutoExecutor.update_parameters``, e.g. ``{"slurm_account": "..."}``). Each job runs
+    torch on ``cpus_per_job`` threads; local jobs default to an equal share of this machine's cores,
+    since all of them run at once and more threads than cores slow every one of them down.
     """
 
     kind: str = "local"
@@ -74,6 +82,7 @@ class SubmititExecutor:
         self.jobs = validate.integer("jobs", self.jobs, 1)
         self.time_min = validate.integer("time_min", self.time_min, 1)
         self.gpus_per_job = validate.integer("gpus_per_job", self.gpus_per_job, 0)
+        self.cpus_per_job = validate.optional_integer("cpus_per_job", self.cpus_per_job, 1)
 
     def executor(self, root: Path):
         import submitit
@@ -91,7 +100,11 @@ class SubmititExecutor:
 
     def jobs_for(self, exp, configs, *, data, device, dtype, root, label, parent=None) -> list[tuple]:
         """The argument tuples of the jobs that :meth:`compute` submits (one per chunk)."""
-        return [(exp, chunk, data, device, dtype, str(root), label, parent) for chunk in split(list(configs), self.jobs)]
+        chunks = split(list(configs), self.jobs)
+        threads = self.cpus_per_job
+        if threads is None and self.kind == "local":
+            threads = max(1, (os.cpu_count() or 1) // len(chunks))
+        return [(exp, chunk, data, device, dtype, str(root), label, parent, threads) for chunk in chunks]
 
     def compute(self, exp, configs, *, data, device, dtype, root, progress, label) -> str:
         """Submit the jobs, show stored results as they arrive, and return the run id once every job has

@@ -119,19 +119,31 @@ def environment() -> dict[str, str]:
     return env
 
 
+def submitted(entries: list[dict]) -> list[dict]:
+    """The runs someone started: run-log entries without the lines of executor jobs (``parent``),
+    whose results and time the line of the run that submitted them already counts."""
+    return [e for e in entries if not e.get("parent")]
+
+
 def run_table(entries: list[dict]):
     """The run log (:func:`springblock.results.run_log`, or a recorded copy of it) as a table: per
-    scale and experiment label, results computed, wall time, runs, hardware and date."""
+    scale and experiment label, results computed, wall time, runs, executor jobs, hardware and date.
+    Executor jobs are counted in the run that submitted them, never added to its time."""
     import pandas as pd
 
-    log = pd.DataFrame(entries)
+    jobs: dict[str, int] = {}
+    for e in entries:
+        if e.get("parent"):
+            jobs[e["parent"]] = jobs.get(e["parent"], 0) + 1
+    log = pd.DataFrame(submitted(entries))
     if log.empty:
         return pd.DataFrame({"": ["nothing was computed: every result came from the cache"]})
     log["scale"] = log["scale"].fillna("—") if "scale" in log else "—"
+    log["jobs"] = [jobs.get(r, 0) for r in log["run_id"]] if "run_id" in log else 0
     return log.groupby(["scale", "label"], sort=False).agg(
         results=("computed", "sum"), wall_time_min=("wall_s", lambda s: round(s.sum() / 60, 1)),
-        runs=("computed", "size"), hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))),
-        finished=("finished", "max"))
+        runs=("computed", "size"), jobs=("jobs", "sum"),
+        hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))), finished=("finished", "max"))
 
 
 def recorded_runs(folder: Path | None = None) -> dict[str, list[dict]]:
