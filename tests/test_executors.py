@@ -161,3 +161,40 @@ def test_jobs_get_their_share_of_the_cores(monkeypatch):
     assert threads(executors.SubmititExecutor(kind="slurm", jobs=2)) == [None, None]
     with pytest.raises(ValueError, match="cpus_per_job"):
         executors.SubmititExecutor(kind="local", cpus_per_job=0)
+
+
+class _FakeJob:
+    job_id = "1"
+
+    def __init__(self):
+        self.cancelled = False
+
+    def done(self):
+        return False
+
+    def cancel(self, check=True):
+        self.cancelled = True
+
+
+@pytest.mark.parametrize("kind, cancelled", [("local", True), ("slurm", False)])
+def test_a_stopped_command_stops_its_local_jobs_and_leaves_slurm_jobs_running(kind, cancelled, monkeypatch,
+                                                                               isolated_cache):
+    """Ctrl-C (or SIGTERM, which the command line turns into the same) while waiting: local jobs are
+    cancelled with the command, SLURM jobs go on filling the shared cache."""
+    from springblock.data import load_dataset
+    from springblock.experiments import mlp
+
+    fake = [_FakeJob(), _FakeJob()]
+    ex = executors.SubmititExecutor(kind=kind, jobs=2, poll_s=0.0)
+    monkeypatch.setattr(ex, "executor", lambda root: type("E", (), {"map_array": lambda self, *a: fake})())
+
+    def interrupt(_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(executors.time, "sleep", interrupt)
+    cfgs = fig1.panel_configs(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"))
+    cells = [{"network": c.asdict(), "record_every": None, "kinds": ["trace", "pinv"]} for c in cfgs]
+    with pytest.raises(KeyboardInterrupt):
+        ex.compute(mlp.EXPERIMENT, cells, data=load_dataset("mnist"), device="cpu", dtype="float32",
+                   root=isolated_cache, progress=False, label="t")
+    assert [j.cancelled for j in fake] == [cancelled, cancelled]

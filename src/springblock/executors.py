@@ -126,20 +126,31 @@ class SubmititExecutor:
 
             bar = tqdm(total=len(keys), unit="result", desc=f"{label or exp.name}: {len(jobs)} {self.kind} job(s)")
         try:
-            while not all(j.done() for j in jobs):
-                if bar is not None:
-                    bar.n = sum(store.path(k).exists() for k in keys)
-                    bar.refresh()
-                time.sleep(self.poll_s)
-            for j in jobs:
-                try:
-                    j.result()
-                except Exception as err:
-                    raise RuntimeError(f"{self.kind} job {j.job_id} failed; its log: {j.paths.stderr}") from err
-            if bar is not None:
-                bar.n = sum(store.path(k).exists() for k in keys)
-                bar.refresh()
+            self._wait(jobs, store, keys, bar)
+        except BaseException:
+            # Stopped (Ctrl-C, SIGTERM, a failed job): local jobs are this machine's processes and stop with
+            # the command; SLURM jobs keep filling the shared cache, and a rerun reads what they stored.
+            if self.kind == "local":
+                for j in jobs:
+                    j.cancel(check=False)
+            raise
         finally:
             if bar is not None:
                 bar.close()
         return run_id
+
+    def _wait(self, jobs, store, keys, bar) -> None:
+        """Until every job has ended: the progress bar over stored results; a failed job raises."""
+        while not all(j.done() for j in jobs):
+            if bar is not None:
+                bar.n = sum(store.path(k).exists() for k in keys)
+                bar.refresh()
+            time.sleep(self.poll_s)
+        for j in jobs:
+            try:
+                j.result()
+            except Exception as err:
+                raise RuntimeError(f"{self.kind} job {j.job_id} failed; its log: {j.paths.stderr}") from err
+        if bar is not None:
+            bar.n = sum(store.path(k).exists() for k in keys)
+            bar.refresh()
