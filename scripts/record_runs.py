@@ -5,7 +5,8 @@ long that scale took on a machine other than the one building the book.
     python scripts/record_runs.py paper --name paper-scale-h200 --cache /path/to/cache
 
 Each entry is one run of an experiment (results computed, wall time, hardware, dates) exactly as
-:func:`springblock.results.run_log` recorded it, plus the machine's processor and core count.
+:func:`springblock.results.run_log` recorded it, plus the machine's processor and core count; the
+lines of the executor jobs a run submitted come with it.
 """
 from __future__ import annotations
 
@@ -25,7 +26,11 @@ def main() -> None:
     ap.add_argument("--name", default=None, help="file name without .jsonl (default: <scale>-scale-cpu)")
     ap.add_argument("--cache", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
     args = ap.parse_args()
-    entries = [e for e in results.run_log(args.cache) if e.get("scale") == args.scale]
+    log = results.run_log(args.cache)
+    entries = [e for e in log if e.get("scale") == args.scale]
+    ids = {e["run_id"] for e in entries if e.get("run_id")}
+    # the lines of executor jobs carry no scale: they belong to the run that submitted them
+    entries = [e for e in log if e in entries or e.get("parent") in ids]
     if not entries:
         raise SystemExit(f"no runs at scale {args.scale!r} in the run log")
     machine = {"processor": hardware.cpu_model(), "cores": os.cpu_count()}

@@ -313,3 +313,24 @@ def test_evaluate_all_refuses_a_claim_the_ledger_cannot_feed(monkeypatch):
 
     with pytest.raises(KeyError, match="test.unfed"):
         ledger.evaluate_all({"eq7": {"error": 0.0}})
+
+
+@pytest.mark.parametrize("rq, ln, spread, verdict, missing", [
+    (-0.2, 0.3, 0.05, "reproduced", None),
+    (-0.05, 0.3, 0.05, "partly", "the ReLU network without dropout does not stay concave"),
+    (-0.2, 0.3, 0.01, "partly", "the seeds do not scatter more than with BatchNorm"),
+])
+def test_no_batchnorm_states_only_what_holds(rq, ln, spread, verdict, missing):
+    """The chapter's sentence about S3 is the claim's own text: it names every part that fails."""
+    def net(corner_rq, corner_ln, sd):
+        rc = np.zeros((6, 8))
+        rc[0, -1], rc[-1, 0] = corner_rq, corner_ln
+        return SimpleNamespace(curvature=lambda: rc, curvature_spread=lambda: np.full((6, 8), sd),
+                               mean_acc=lambda: np.full((6, 8), 90.0))
+    out = claims.evaluate("s3.no_batchnorm", norms={"batch": net(-0.2, 0.3, 0.02), "c_sigma": net(rq, ln, spread)})
+    assert out.verdict == verdict
+    assert out.texts["relu_quiet_shape"] == str(shape.shape_of(rq))
+    if missing is None:
+        assert out.texts["conclusion"].startswith("the pattern survives, with more fluctuation")
+    else:
+        assert out.texts["conclusion"].startswith("the pattern survives only in part") and missing in out.texts["conclusion"]

@@ -115,13 +115,14 @@ def panel_configs(panel: str, *, alphas: Sequence[float], values: Sequence[float
 
 def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], seeds, epochs: int,
               seed: int = 0, norm: str = "batch", data=None, device="cpu", progress: bool = True,
-              executor=None, root=None, cached_only: bool = False) -> PanelResult:
+              executor=None, root=None, cached_only: bool = False, label: str | None = None) -> PanelResult:
     """Every cell of one Fig. 1 panel, from the cache or trained now.
 
     ``seeds``: a count n (seeds seed+1..seed+n, the paper's 1..10 for n = 10) or explicit seeds.
     ``data``: a dataset (default: the paper's MNIST split, :func:`springblock.data.load_dataset`).
     Cells are keyed by their own configuration, the data, the engine's code and the device type,
-    never by the scale, so scales share whatever cells they have in common.
+    never by the scale, so scales share whatever cells they have in common. ``label``: how the run
+    log names the run (default "fig1 <panel>", with the normalisation if it is not BatchNorm).
     """
     n_train = len(data.x_train) if data is not None else 2560
     cfgs = panel_configs(panel, alphas=alphas, values=values, seeds=seeds, epochs=epochs, seed=seed,
@@ -129,7 +130,7 @@ def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], s
     data = data if data is not None else load_dataset("mnist")
     seed_list = validate.seeds(seeds, seed)
     found = mlp.train(cfgs, data, device=device, progress=progress, executor=executor, root=root,
-                      label=f"fig1 {panel}" + ("" if norm == "batch" else f" ({norm})"), cached_only=cached_only)
+                      label=label or f"fig1 {panel}" + ("" if norm == "batch" else f" ({norm})"), cached_only=cached_only)
     shape_ = (len(alphas), len(values), len(seed_list))
 
     def grid(name):
@@ -196,7 +197,8 @@ def resize_comparison(panels: dict, *, alphas: Sequence[float], columns: Sequenc
             values = [s["values"][c] for c in columns]
             out[(name, antialias)] = run_panel(name, alphas=alphas, values=values, seeds=seeds, epochs=s["epochs"],
                                                seed=seed, data=data, device=device, progress=progress,
-                                               executor=executor)
+                                               executor=executor,
+                                               label=None if antialias else f"fig1 {name} (resized without antialiasing)")
     return out
 
 
