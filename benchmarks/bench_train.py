@@ -15,8 +15,9 @@ saying so; ``--loop-all`` trains them all. Early stopping is off, so time is lin
 
 With ``--jobs N`` (default 2 on a CPU) the engine also trains each workload split into N local
 processes through ``springblock run``'s executor (``--executor local``: submitit, each job on its
-share of the cores, storing into a throw-away result cache): on a CPU, processes running one thread
-each use the cores better than one process running one thread per core.
+share of the cores, storing into a throw-away result cache): whether processes of one thread each
+use a CPU's cores better than one process with a thread per core depends on the workload (the size
+of the stacks against the jobs' start-up), so the table measures it.
 
 Next to the times the table gives the achieved training throughput (6 × weights × samples × epochs
 floating-point operations: forward 2, backward 4 per weight and sample; the end-of-run measurement
@@ -110,7 +111,7 @@ def main() -> None:
     print(f"epochs per network: {args.epochs} (early stop off); baseline = loops.train_reference, one network at a time")
     if jobs:
         print(f"engine in {jobs} jobs: `--executor local --jobs {jobs}` (submitit), "
-              f"{max(1, (os.cpu_count() or 1) // jobs)} thread(s) each, results stored in a temporary cache")
+              f"{SubmititExecutor(kind='local', jobs=jobs).threads(jobs)} thread(s) each, results stored in a temporary cache")
     print()
     jcol = f"{jobs} jobs (s)" if jobs else ""
     print(f"| {'workload':52s} | {'nets':>4s} | {'loop (s)':>8s} | {'engine (s)':>10s} | "

@@ -27,10 +27,9 @@ def main() -> None:
     ap.add_argument("--cache", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
     args = ap.parse_args()
     log = results.run_log(args.cache)
-    entries = [e for e in log if e.get("scale") == args.scale]
-    ids = {e["run_id"] for e in entries if e.get("run_id")}
+    ids = {e["run_id"] for e in log if e.get("scale") == args.scale and e.get("run_id")}
     # the lines of executor jobs carry no scale: they belong to the run that submitted them
-    entries = [e for e in log if e in entries or e.get("parent") in ids]
+    entries = [e for e in log if e.get("scale") == args.scale or e.get("parent") in ids]
     if not entries:
         raise SystemExit(f"no runs at scale {args.scale!r} in the run log")
     machine = {"processor": hardware.cpu_model(), "cores": os.cpu_count()}

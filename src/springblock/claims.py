@@ -234,15 +234,14 @@ def _no_bn(norms):
     sb, sc = np.nanmean(b.curvature_spread()), np.nanmean(c.curvature_spread())
     ratio = float(sc / sb) if sb > 0 else float("nan")
     drop = float(np.nanmean(b.mean_acc() - c.mean_acc()))
-    held = {"the ReLU network without dropout stays concave": rq < -TOL,
-            "the linear network with the most dropout stays convex": ln > TOL,
-            "the seeds scatter more than with BatchNorm": ratio > 1}
-    missed = [part.replace("stays", "does not stay").replace("scatter more", "do not scatter more")
-              for part, ok in held.items() if not ok]
+    parts = [(rq < -TOL, "the ReLU network without dropout does not stay concave"),
+             (ln > TOL, "the linear network with the most dropout does not stay convex"),
+             (ratio > 1, "the seeds do not scatter more than with BatchNorm")]
+    missed = [failed for ok, failed in parts if not ok]
     # the chapter's concluding sentence, from the numbers: it says whatever they support
     conclusion = ("the pattern survives, with more fluctuation, as the supplement says" if not missed else
                   "the pattern survives only in part: " + "; ".join(missed))
-    return _grade(sum(held.values()), 3), f"c_σ net: ĉ {_f(rq)} (ReLU, no dropout), {_f(ln)} (linear, most dropout); " \
+    return _grade(len(parts) - len(missed), 3), f"c_σ net: ĉ {_f(rq)} (ReLU, no dropout), {_f(ln)} (linear, most dropout); " \
         f"seed spread of ĉ {ratio:.1f}× BatchNorm's", {"relu_quiet_csigma": rq, "linear_noisy_csigma": ln,
                                                        "spread_ratio": ratio, "acc_drop": drop}, \
         {"relu_quiet_shape": str(shape.shape_of(rq)), "linear_noisy_shape": str(shape.shape_of(ln)),

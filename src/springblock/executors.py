@@ -101,10 +101,14 @@ class SubmititExecutor:
     def jobs_for(self, exp, configs, *, data, device, dtype, root, label, parent=None) -> list[tuple]:
         """The argument tuples of the jobs that :meth:`compute` submits (one per chunk)."""
         chunks = split(list(configs), self.jobs)
-        threads = self.cpus_per_job
-        if threads is None and self.kind == "local":
-            threads = max(1, (os.cpu_count() or 1) // len(chunks))
-        return [(exp, chunk, data, device, dtype, str(root), label, parent, threads) for chunk in chunks]
+        return [(exp, chunk, data, device, dtype, str(root), label, parent, self.threads(len(chunks))) for chunk in chunks]
+
+    def threads(self, n_jobs: int) -> int | None:
+        """torch's threads in each of ``n_jobs`` jobs: ``cpus_per_job``, or for local jobs (all running
+        here at once) an equal share of this machine's cores; None leaves torch's default."""
+        if self.cpus_per_job is not None or self.kind != "local":
+            return self.cpus_per_job
+        return max(1, (os.cpu_count() or 1) // n_jobs)
 
     def compute(self, exp, configs, *, data, device, dtype, root, progress, label) -> str:
         """Submit the jobs, show stored results as they arrive, and return the run id once every job has
