@@ -26,6 +26,13 @@ not counted) and, for scale, this device's dense-matmul throughput measured in t
     python benchmarks/bench_train.py                                     # CPU: both panels, 1 seed, 20 epochs
     python benchmarks/bench_train.py --seeds 10 --epochs 100 --loop-all  # the paper's panels, exactly
     python benchmarks/bench_train.py --device cuda --seeds 10 --full-fig1
+    python benchmarks/bench_train.py --profile --seeds 10 --epochs 3     # where an epoch's time goes
+
+``--profile`` runs each workload's stacks under ``torch.profiler`` (measurement after training left
+out) and sorts the time of every op into matmuls, elementwise passes (BatchNorm, activation,
+dropout masks, loss), random draws, the optimizer and data movement (gathers, copies); beside it
+the *floor*, measured in the same run: the same matrix products (same shapes, same counts) alone,
+and the same random draws alone — what an engine could not go below without changing the numbers.
 """
 from __future__ import annotations
 
@@ -82,6 +89,100 @@ def engine_in_jobs(cfgs: list[TrainConfig], mnist, dev, jobs: int) -> float:
                                          executor=SubmititExecutor(kind="local", jobs=jobs)), dev)
 
 
+CATEGORIES = {  # op name -> where its time goes
+    "matmul": ("aten::bmm", "aten::baddbmm", "aten::mm", "aten::addmm", "aten::matmul"),
+    "random": ("aten::random_", "aten::randperm", "aten::randint", "aten::normal_", "aten::randn", "aten::uniform_"),
+    "optimizer": ("aten::_fused_adam_", "aten::_fused_adam", "aten::_foreach_add_", "aten::_foreach_add", "aten::addcdiv_",
+                  "aten::lerp_"),
+    "data movement": ("aten::index", "aten::copy_", "aten::cat", "aten::clone", "aten::contiguous", "aten::gather",
+                      "aten::scatter_add_", "aten::fill_", "aten::empty", "aten::zeros", "aten::full"),
+}
+
+
+def _category(name: str) -> str:
+    for cat, ops in CATEGORIES.items():
+        if name in ops:
+            return cat
+    return "elementwise"  # BatchNorm, activation and its backward, dropout masks, loss, reductions
+
+
+def profile(cfgs: list[TrainConfig], mnist, dev, epochs: int) -> None:
+    """Print where the training epochs of ``cfgs`` spend their time, beside the floor."""
+    from torch.profiler import ProfilerActivity, profile as torch_profile
+
+    from springblock import train
+
+    cfgs = [TrainConfig(**{**c.asdict(), "epochs": epochs}) for c in cfgs]
+    splits = train.tensors(mnist, dev, torch.float32)
+    groups: dict[tuple, list[TrainConfig]] = {}
+    for c in cfgs:
+        groups.setdefault(c.stack_key() + (c.optimizer,), []).append(c)
+    stacks = []
+    for (b, *_), members in sorted(groups.items()):
+        per = max(1, train.ROWS_PER_CHUNK[dev.type] // b)
+        stacks += [members[i:i + per] for i in range(0, len(members), per)]
+    built = [train._Stack(s, splits, dev, torch.float32, mnist.num_classes) for s in stacks]
+    built[0].epoch()  # warm-up
+    # the wall time without the profiler (its per-op bookkeeping is not the engine's cost), then the
+    # same epochs again under it, for the shares
+    wall = timed(lambda: [st.epoch() for st in built for _ in range(epochs)], dev)
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if dev.type == "cuda" else [])
+    with torch_profile(activities=acts, record_shapes=True) as prof:
+        for st in built:
+            for _ in range(epochs):
+                st.epoch()
+    by_cat: dict[str, float] = {}
+    mm_shapes: dict[tuple, int] = {}
+    draws: dict[tuple, int] = {}
+    for ev in prof.key_averages(group_by_input_shape=True):
+        cat = _category(ev.key)
+        by_cat[cat] = by_cat.get(cat, 0.0) + ev.self_cpu_time_total / 1e6
+        if cat == "matmul" and ev.key in ("aten::bmm", "aten::baddbmm"):
+            mm_shapes[(ev.key, str(ev.input_shapes))] = ev.count
+        if ev.key in ("aten::random_", "aten::randperm"):
+            draws[(ev.key, str(ev.input_shapes))] = ev.count
+    floor_mm = _replay_matmuls(mm_shapes, dev)
+    floor_rand = _replay_draws(draws, dev)
+    total = sum(by_cat.values())
+    print(f"\nprofile: {len(cfgs)} networks in {len(built)} stack(s), {epochs} epoch(s) each: {wall:.2f} s wall "
+          "without the profiler; shares from a second, profiled pass (self time of every op)")
+    print("| where the time goes | s (wall × share) | share | floor: the same work alone (s) |")
+    print("|---|---|---|---|")
+    for cat in ("matmul", "elementwise", "random", "optimizer", "data movement"):
+        share = by_cat.get(cat, 0.0) / total
+        floor = {"matmul": f"{floor_mm:.2f}", "random": f"{floor_rand:.2f}"}.get(cat, "")
+        print(f"| {cat} | {wall * share:.2f} | {100 * share:.0f} % | {floor} |")
+    floor = floor_mm + floor_rand
+    print(f"| all | {wall:.2f} | 100 % | {floor:.2f}: the engine takes {wall / floor:.2f}× its floor |")
+
+
+def _replay_matmuls(shapes: dict[tuple, int], dev) -> float:
+    """Seconds the profiled batched matrix products take alone: same shapes, same counts."""
+    total = 0.0
+    for (op, text), count in shapes.items():
+        dims = [tuple(d) for d in eval(text) if d]  # noqa: S307 - the profiler's own repr of shape lists
+        args = [torch.randn(*d, device=dev) for d in dims[:3]]
+        fn = (lambda: torch.bmm(args[0], args[1])) if op == "aten::bmm" else (lambda: torch.baddbmm(*args))
+        fn()
+        total += timed(lambda: [fn() for _ in range(count)], dev)
+    return total
+
+
+def _replay_draws(shapes: dict[tuple, int], dev) -> float:
+    """Seconds the profiled random draws take alone (int64 words for dropout, permutations)."""
+    gen = torch.Generator(device=dev).manual_seed(0)
+    total = 0.0
+    for (op, text), count in shapes.items():
+        dims = [tuple(d) for d in eval(text) if d]  # noqa: S307
+        if op == "aten::random_" and dims:
+            buf = torch.empty(dims[0], dtype=torch.int64, device=dev)
+            total += timed(lambda: [buf.random_(-2**63, None, generator=gen) for _ in range(count)], dev)
+        elif op == "aten::randperm":
+            n = 2560
+            total += timed(lambda: [torch.randperm(n, generator=gen, device=dev) for _ in range(count)], dev)
+    return total
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cpu", choices=scales.DEVICES)
@@ -95,6 +196,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=None,
                     help="also time the engine in this many local jobs (default: 2 on a CPU, 0 on a GPU; 0 = off)")
     ap.add_argument("--full-fig1", action="store_true", help="also time all of Fig. 1 at paper scale (engine)")
+    ap.add_argument("--profile", action="store_true", help="only profile the engine's epochs against the floor")
     args = ap.parse_args()
 
     dev = devices.resolve_device(args.device)
@@ -108,6 +210,11 @@ def main() -> None:
     print(f"device: {dev} ({name}), torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{os.cpu_count()} cores; data: {mnist.description}")
     print(f"dense fp32 matmul 2048²: {peak:.0f} GFLOP/s (this run)")
+    if args.profile:
+        for panel in args.panels:
+            print(f"\npanel ({fig1.PANELS[panel].letter}) {panel}, {args.seeds} seed(s) per cell:", end="")
+            profile(configs(panel, args.alphas, args.columns, args.epochs, args.seeds, n), mnist, dev, args.epochs)
+        return
     print(f"epochs per network: {args.epochs} (early stop off); baseline = loops.train_reference, one network at a time")
     if jobs:
         print(f"engine in {jobs} jobs: `--executor local --jobs {jobs}` (submitit), "

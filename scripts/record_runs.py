@@ -15,7 +15,7 @@ import json
 import os
 from pathlib import Path
 
-from springblock import hardware, results, scales
+from springblock import devices, results, scales
 
 RECORDS = Path(__file__).resolve().parents[1] / "book" / "_records"
 
@@ -32,7 +32,7 @@ def main() -> None:
     entries = [e for e in log if e.get("scale") == args.scale or e.get("parent") in ids]
     if not entries:
         raise SystemExit(f"no runs at scale {args.scale!r} in the run log")
-    machine = {"processor": hardware.cpu_model(), "cores": os.cpu_count()}
+    machine = {"processor": devices.cpu_model(), "cores": os.cpu_count()}
     RECORDS.mkdir(exist_ok=True)
     out = RECORDS / f"{args.name or args.scale + '-scale-cpu'}.jsonl"
     out.write_text("".join(json.dumps({**e, **machine}, sort_keys=True) + "\n" for e in entries), encoding="utf-8")

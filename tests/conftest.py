@@ -6,14 +6,18 @@ import dataclasses
 import pytest
 import torch
 
-from springblock import data, results
+from springblock import data, results, shipped
 
 
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path, monkeypatch):
-    """A fresh result cache per test (never the developer's), no scale or device from the shell."""
+    """A fresh result cache per test (never the developer's), no shipped results (a test that wants
+    them ships its own), no scale or device from the shell."""
     root = tmp_path / "cache"
     monkeypatch.setenv("SPRINGBLOCK_CACHE", str(root))
+    monkeypatch.setenv("SPRINGBLOCK_SHIPPED", str(tmp_path / "no-shipped-results"))
+    shipped._index.cache_clear()
+    shipped._archive.cache_clear()
     for var in ("SPRINGBLOCK_SCALE", "SPRINGBLOCK_DEVICE", "SPRINGBLOCK_BOOK_BUILD"):
         monkeypatch.delenv(var, raising=False)
     results.TAGS.clear()

@@ -1,9 +1,11 @@
 """springblock.executors: sweeps as submitit jobs — local processes, and SLURM as far as a machine
 without SLURM allows (a stand-in sbatch/srun/sacct that runs the very jobs submitit submits)."""
 import os
+import signal
 import stat
 import sys
 import textwrap
+import time
 
 import numpy as np
 import pytest
@@ -188,13 +190,40 @@ def test_a_stopped_command_stops_its_local_jobs_and_leaves_slurm_jobs_running(ki
     ex = executors.SubmititExecutor(kind=kind, jobs=2, poll_s=0.0)
     monkeypatch.setattr(ex, "executor", lambda root: type("E", (), {"map_array": lambda self, *a: fake})())
 
-    def interrupt(_):
+    def interrupt(*_):  # Ctrl-C while the jobs run (not by patching time.sleep: libraries keep references)
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(executors.time, "sleep", interrupt)
+    monkeypatch.setattr(ex, "_wait", interrupt)
     cfgs = fig1.panel_configs(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"))
     cells = [{"network": c.asdict(), "record_every": None, "kinds": ["trace", "pinv"]} for c in cfgs]
     with pytest.raises(KeyboardInterrupt):
         ex.compute(mlp.EXPERIMENT, cells, data=load_dataset("mnist"), device="cpu", dtype="float32",
                    root=isolated_cache, progress=False, label="t")
     assert [j.cancelled for j in fake] == [cancelled, cancelled]
+
+
+def test_stopping_local_jobs_ends_their_whole_process_tree(tmp_path):
+    """A job's controller and the process it started, both ignoring SIGINT (as processes of a command
+    started in the background do): neither may outlive the stop."""
+    import subprocess
+
+    import psutil
+
+    pidfile = tmp_path / "pid"
+    deaf = "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+    script = (deaf + "import subprocess, sys; "
+              f"c = subprocess.Popen([sys.executable, '-c', {deaf + 'time.sleep(60)'!r}]); "
+              f"open({str(pidfile)!r}, 'w').write(str(c.pid)); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    for _ in range(200):
+        if pidfile.exists() and pidfile.read_text():
+            break
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+
+    job = _FakeJob()
+    job._process = proc
+    job.cancel = lambda check=True: proc.send_signal(signal.SIGINT)
+    executors._stop_local([job], grace_s=0.5)
+    assert proc.poll() is not None
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE

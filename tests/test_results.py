@@ -22,12 +22,12 @@ def test_key_covers_config_data_code_versions_dtype_device(small):
     k, record = _key(data=small)
     assert record["experiment"] == "mlp" and record["config"]["network"]["alpha"] == 0.2
     assert record["data"] == __import__("springblock.data", fromlist=["x"]).content_hash(small)
-    assert {"torch", "numpy", "torch-ops"} <= set(record["versions"])
+    assert {"torch", "numpy", "torch-ops", "blas"} <= set(record["versions"])
     assert "+" not in record["versions"]["torch"]  # the release: a CPU and a CUDA build of one torch share keys
     assert record["dtype"] == "float32" and record["device"] == "cpu"
     assert "springblock.models" in record["modules"] and "springblock.separation" in record["modules"]
     assert not any(m.startswith("springblock.plotting") for m in record["modules"])
-    assert not set(record["modules"]) & results.PLUMBING
+    assert not set(record["modules"]) & results.NOT_FINGERPRINTED
     variants = [_key(dataclasses.replace(CFG, lr=2e-3), data=small)[0], _key(data=small, dtype="float64")[0],
                 _key(data=dataclasses.replace(small, y_train=small.y_train.flip(0)))[0]]
     assert len({k, *variants}) == 4
@@ -55,21 +55,96 @@ def test_an_engine_change_recomputes_and_a_plotting_change_does_not(small, monke
     assert _key(data=small)[0] == base
 
 
-def test_fingerprints_ignore_docstrings_and_comments_only():
-    import ast
+def test_fingerprints_ignore_what_does_not_compute():
+    base = "import math\ndef f(x):\n    'doc'\n    if x < 0:\n        raise ValueError('x must be >= 0')\n    return x + 1  # c\n"
+    same = ["from math import pi\nimport os\n\ndef f(x):\n    if x < 0:\n        raise ValueError(f'x must be >= 0, got {x}')\n"
+            "    return x + 1\n",  # other imports, docstring, comment, layout, an f-string message
+            "def f(x: float) -> float:\n    if x < 0:\n        raise ValueError('x' + ' must be positive')\n    return x + 1\n"]
+    other = ["def f(x):\n    if x < 0:\n        raise ValueError('x must be >= 0')\n    return x + 2\n",
+             "def f(x):\n    if x <= 0:\n        raise ValueError('x must be >= 0')\n    return x + 1\n",
+             "def f(x):\n    if x < 0:\n        raise TypeError('x must be >= 0')\n    return x + 1\n"]
+    assert all(results.source_digest(s) == results.source_digest(base) for s in same)
+    assert len({results.source_digest(s) for s in [base, *other]}) == 4
+    warned = "import warnings\ndef g():\n    warnings.warn('{}'.format(1), stacklevel=2)\n"
+    reworded = "import warnings\ndef g():\n    warnings.warn('another text', stacklevel=2)\n"
+    assert results.source_digest(warned) == results.source_digest(reworded)
 
-    a = "def f(x):\n    'doc'\n    return x + 1  # comment\n"
-    b = "def f(x):\n    '''another doc'''\n\n    return x + 1\n"
-    c = "def f(x):\n    return x + 2\n"
-    dump = lambda s: ast.dump(results._strip_docstrings(ast.parse(s)))  # noqa: E731
-    assert dump(a) == dump(b) != dump(c)
+
+def _edit(monkeypatch, module, edit):
+    """Pretend ``module``'s source were ``edit(source)`` (its digest is recomputed from that)."""
+    real = results._module_digest
+
+    def digest(name):
+        d, ours, libs = real(name)
+        if name != module:
+            return d, ours, libs
+        return results.source_digest(edit(results._module_file(name).read_text())), ours, libs
+
+    monkeypatch.setattr(results, "_module_digest", digest)
+
+
+@pytest.mark.parametrize("module, edit, retrains", [
+    # rewording an error message of the engine, or any edit of the argument checks, retrains nothing
+    ("springblock.train", lambda s: s.replace("configs must hold at least one TrainConfig", "no configs"), False),
+    ("springblock.validate", lambda s: s + "\ndef extra():\n    return 1\n", False),
+    ("springblock.data", lambda s: s + "\nX = 2\n", False),
+    # the engine's numerics do
+    ("springblock.train", lambda s: s.replace("STOP_LOSS, STOP_DELTA = 1e-4", "STOP_LOSS, STOP_DELTA = 2e-4"), True),
+    ("springblock.kernels", lambda s: s.replace("BN_EPS, BN_MOMENTUM = 1e-5", "BN_EPS, BN_MOMENTUM = 1e-6"), True),
+])
+def test_which_edits_retrain_a_network(small, monkeypatch, module, edit, retrains):
+    base = _key(data=small)[0]
+    source = results._module_file(module).read_text()
+    assert edit(source) != source, "the edit must apply to today's source"
+    _edit(monkeypatch, module, edit)
+    assert (_key(data=small)[0] != base) is retrains
+
+
+def test_fingerprints_follow_contents_not_file_names(tmp_path, monkeypatch):
+    body = "import math\ndef f(x):\n    return math.sqrt(x)\n"
+    (tmp_path / "sb_old_place.py").write_text(body)
+    (tmp_path / "sb_new_place.py").write_text("from math import sqrt\nimport math\n" + body.split("\n", 1)[1])
+    (tmp_path / "sb_other.py").write_text(body.replace("sqrt", "log"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    fp = lambda m: results.code_fingerprint((m,))[0]  # noqa: E731
+    assert fp("sb_old_place") == fp("sb_new_place") != fp("sb_other")
+
+
+def test_an_edited_module_is_rehashed_in_a_running_process(tmp_path, monkeypatch):
+    mod = tmp_path / "sb_fp_probe.py"
+    mod.write_text("def f():\n    return 1\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    first = results._module_digest("sb_fp_probe")[0]
+    assert results._module_digest("sb_fp_probe")[0] == first
+    mod.write_text("def f():\n    return 2  # edited in place, as a kernel with autoreload sees it\n")
+    assert results._module_digest("sb_fp_probe")[0] != first
+
+
+def test_the_blas_mode_is_part_of_every_engine_key(small, monkeypatch):
+    from springblock import kernels
+
+    base = _key(data=small)[0]
+    assert kernels.blas_mode() == "mkl 0x10002"  # the package's strict mode is in force
+    monkeypatch.setattr(kernels, "blas_mode", lambda: "mkl 0x3")  # MKL_CBWR=COMPATIBLE
+    assert _key(data=small)[0] != base
+
+
+def test_the_package_fixes_the_blas_mode_whatever_the_environment_says():
+    import os
+    import subprocess
+    import sys
+
+    code = ("import springblock, torch; from springblock import kernels; torch.ones(4, 4) @ torch.ones(4, 4); "
+            "print(kernels.blas_mode())")
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, "MKL_CBWR": "COMPATIBLE"},
+                         capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "mkl 0x10002"
 
 
 def test_torch_free_experiments_do_not_key_on_torch():
     k, record = results.keys_for(chain_grids.EXPERIMENT, [{"simulate": {"steps": 1}, "keep": ["load"]}])[0]
     assert "torch" not in record["versions"] and record["device"] is None and record["dtype"] is None
-    assert set(record["modules"]) == {"springblock.chain", "springblock.theory", "springblock.validate",
-                                      "springblock.experiments.chain_grids"}
+    assert set(record["modules"]) == {"springblock.chain", "springblock.theory", "springblock.experiments.chain_grids"}
 
 
 # ------------------------------------------------------------------ the orchestrator
@@ -160,3 +235,34 @@ def test_a_key_held_by_another_writer_is_waited_for_not_recomputed(isolated_cach
     out = results.run(exp, [{"x": 7}], progress=False)
     t.join()
     assert float(out[0]["value"]) == 14.0 and calls == [] and out.computed == 0
+
+
+# ------------------------------------------------------------------ agreement of a recomputed result
+def test_agreement_is_bitwise_or_within_a_few_float32_ulp():
+    one = np.float32(1.5)
+    def up(k):  # k float32 ulp above 1.5
+        return float(one + np.float32(k) * np.spacing(one))
+
+    stored = {"load": np.array([1.5, np.nan]), "epochs": np.array(3), "names": np.array(["fc1", "fc2"])}
+    same = {k: v.copy() for k, v in stored.items()}
+    assert results.agreement(stored, same) == (True, "equal")
+    # float arrays (float64 here) 2 float32 ulp apart agree, 9 do not
+    near = {**same, "load": np.array([up(2), np.nan])}
+    assert results.agreement(stored, near) == (True, "equal to 2 ulp")
+    far = {**same, "load": np.array([up(9), np.nan])}
+    ok, status = results.agreement(stored, far)
+    assert not ok and status.startswith("DIFFERENT: load (by 9")
+    # ulp of the array's largest value: an entry near zero may carry the same absolute error
+    crossing = {**same, "load": np.array([1.5, 1e-3])}
+    shifted = {**same, "load": np.array([1.5, 1e-3 + 2 * float(np.spacing(one))])}
+    assert results.agreement(crossing, shifted) == (True, "equal to 2 ulp")
+    # a float16 array counts in its own, coarser, last place
+    half = {"x": np.array([1.5], np.float16)}
+    assert results.agreement(half, {"x": np.array([1.5 + 2 * float(np.spacing(np.float16(1.5)))], np.float16)})[0]
+    # integers, strings, NaN patterns, shapes and the set of arrays must match exactly
+    assert not results.agreement(stored, {**same, "epochs": np.array(4)})[0]
+    assert results.agreement(stored, {**same, "names": np.array(["fc1", "fc3"])}) == (False, "DIFFERENT: names")
+    assert not results.agreement(stored, {**same, "load": np.array([1.5, 1.5])})[0]
+    assert not results.agreement(stored, {**same, "load": np.array([1.5])})[0]
+    assert results.agreement(stored, {"load": stored["load"], "names": stored["names"]})[1].startswith(
+        "DIFFERENT: arrays ['epochs']")

@@ -21,7 +21,7 @@ def test_the_stamp_is_stable_and_says_scale_and_device(package):
     first = sphinxext.build_stamp()
     assert first == sphinxext.build_stamp()
     scale, device, digest = first.split("/")
-    assert (scale, device) == ("default", "cpu")  # conftest clears both variables
+    assert (scale, device) == ("auto", "cpu")  # conftest clears both variables: the book's own defaults
     assert len(digest) == 16 and int(digest, 16) >= 0
 
 
@@ -34,7 +34,7 @@ def test_the_stamp_follows_the_scale_and_the_device(package, monkeypatch):
     cuda = sphinxext.build_stamp()
     assert cuda not in (base, quick) and cuda.startswith("quick/cuda/")
     assert cuda.split("/")[2] == base.split("/")[2]  # the same source
-    monkeypatch.setenv("SPRINGBLOCK_SCALE", "default")
+    monkeypatch.setenv("SPRINGBLOCK_SCALE", "auto")
     monkeypatch.setenv("SPRINGBLOCK_DEVICE", "cpu")
     assert sphinxext.build_stamp() == base
 
@@ -66,7 +66,7 @@ def test_the_stamp_ignores_what_is_not_source(package):
 
 def test_the_real_package_is_stamped():
     scale, device, digest = sphinxext.build_stamp().split("/")
-    assert (scale, device) == ("default", "cpu") and len(digest) == 16
+    assert (scale, device) == ("auto", "cpu") and len(digest) == 16  # chapters default to scale auto
 
 
 # ------------------------------------------------------------------ scripts once

@@ -62,7 +62,7 @@ def test_engine_reproduces_plain_torch_float64(data, backend, batch_size, monkey
         assert _state_error(res.model, ref.model) < 1e-8
         np.testing.assert_allclose(res.losses, ref.losses, rtol=0, atol=1e-10)
         assert res.test_acc == ref.test_acc and res.train_acc == ref.train_acc
-        for kind in train.KINDS:
+        for kind in train.MEASURED_KINDS:
             np.testing.assert_allclose(res.load_train[kind], ref.load_train[kind], atol=1e-8)
             np.testing.assert_allclose(res.load_test[kind], ref.load_test[kind], atol=1e-8)
         np.testing.assert_allclose(res.history, ref.history, atol=1e-8)
@@ -95,7 +95,7 @@ def test_a_network_does_not_depend_on_its_stack_mates(small):
         for m in (2, 5, 8):
             r = train_networks([target] + mates[:m - 1], small, progress=False)[0]
             assert np.array_equal(r.losses, alone.losses) and r.test_acc == alone.test_acc, (bs, m)
-            for kind in train.KINDS:
+            for kind in train.MEASURED_KINDS:
                 assert np.array_equal(r.load_train[kind], alone.load_train[kind]), (bs, m, kind)
                 assert np.array_equal(r.load_test[kind], alone.load_test[kind]), (bs, m, kind)
 
@@ -122,12 +122,23 @@ def test_result_contents(data):
     (res,) = train_networks([cfg], data, progress=False, record_every=2)
     assert res.config == cfg and res.epochs_run == 4 and res.losses.shape == (4,)
     assert res.losses[-1] < res.losses[0]
-    assert set(res.load_train) == set(train.KINDS) and res.load_train["trace"].shape == (8,)
+    assert set(res.load_train) == set(train.MEASURED_KINDS) and res.load_train["trace"].shape == (8,)
     assert 0 <= res.test_acc <= 100 and res.train_acc > 50
-    assert set(res.arrays()) >= {"test_acc", "losses", "load_train_trace", "load_test_pinv", "history"}
+    assert set(res.arrays()) >= {"test_acc", "losses", "load_train_trace", "load_test_pinv", "history", "diverged"}
+    assert not res.diverged and res.arrays()["diverged"].dtype == bool
     assert list(res.history_epochs) == [0, 2, 4] and res.history.shape == (3, 8)
     np.testing.assert_allclose(res.history[-1], res.load_train["trace"], atol=1e-5)
     assert res.model is None
+
+
+@pytest.mark.parametrize("value", [0.0, 0.1, -0.002])
+def test_a_network_on_collapsed_inputs_is_flagged_not_given_a_shape(data, value):
+    flat = SimpleNamespace(**{**vars(data), "x_train": torch.full_like(data.x_train, value),
+                              "x_test": torch.full_like(data.x_test, value)})
+    (res,) = train_networks([TrainConfig(batch_size=64, epochs=2, seed=1)], flat, progress=False)
+    # no input spread: every layer's features collapse, and D is +inf (no separation) at each
+    assert res.diverged and res.arrays()["diverged"]
+    assert np.isinf(res.load_train["trace"][0]) and res.load_train["trace"][0] > 0
 
 
 def test_seeded_runs_are_reproducible_and_chunking_does_not_matter(data):

@@ -11,6 +11,8 @@ import os as _os
 # MKL's strict reproducibility mode makes each matrix of a batched product bitwise independent of
 # the others in the batch, so a network's numbers do not depend on which networks share its stack
 # (exact resume). It must be set before torch's first matrix product; it costs nothing measurable.
-_os.environ.setdefault("MKL_CBWR", "AUTO,STRICT")
+# It is set whatever the environment says (another mode gives other last bits under the same
+# settings); if torch ran a product before this import, the mode actually in force is in every key.
+_os.environ["MKL_CBWR"] = "AUTO,STRICT"
 
 __version__ = "0.2.0"

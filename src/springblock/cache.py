@@ -11,15 +11,20 @@ provenance names another key — is reported with its path, moved to ``<root>/co
 as missing, so it is recomputed instead of blocking every rerun.
 
 Writers coordinate with one lock file per key (``filelock``): processes that share a cache (two
-terminals, cluster jobs on a shared filesystem) never compute the same result twice.
+terminals, cluster jobs on a shared filesystem) never compute the same result twice. Beside each held
+lock, ``<key>.lock.holder`` says who holds it (pid, host, since when, command), so a waiter can say
+whom it waits for, and take over a lock whose holder died on this host (:class:`KeyLock`).
 
 This module stores bytes; what a key *means* is :mod:`springblock.results`' business.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shutil
 import socket
+import sys
 import tempfile
 import time
 import warnings
@@ -29,21 +34,62 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
 from .paths import cache_dir
 
 PROVENANCE = "__provenance__"
+DIGEST = "digest"  # the provenance field holding :func:`content_digest` of the result's arrays
+MANIFEST = "arrays"  # the provenance field listing each array's dtype and shape, as written
+MIN_FREE_BYTES = 200 * 2**20  # less free space than this under a cache refuses a run before it starts
 ORPHAN_AGE_S = 24 * 3600  # a temporary file this old is an orphan even if its writer's host is another
 _HOST = socket.gethostname().replace(".", "_")  # no dots: temporary names are split on them
+
+
+def content_digest(arrays: Mapping[str, Any]) -> str:
+    """SHA-256 over every array's name, dtype, shape and bytes (in name order): any edited number,
+    missing or added array, or changed dtype gives another digest."""
+    h = hashlib.sha256()
+    for name in sorted(arrays):
+        a = np.ascontiguousarray(np.asarray(arrays[name]))
+        h.update(json.dumps([name, a.dtype.str, list(a.shape)]).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def manifest(arrays: Mapping[str, Any]) -> dict[str, list]:
+    """Each array's dtype and shape, by name: what a result's provenance says it holds."""
+    return {name: [np.asarray(a).dtype.str, list(np.shape(a))] for name, a in sorted(arrays.items())}
+
+
+def check_arrays(arrays: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
+    """Why ``arrays`` are not the result ``record`` describes (missing, added or reshaped arrays, or
+    numbers that do not match its content digest); None when they are."""
+    listed = record.get(MANIFEST)
+    if isinstance(listed, Mapping):
+        have = manifest(arrays)
+        missing, added = sorted(set(listed) - set(have)), sorted(set(have) - set(listed))
+        if missing or added:
+            return (f"arrays {missing} missing" if missing else "") + (" and " if missing and added else "") + \
+                (f"arrays {added} not in its provenance" if added else "")
+        changed = sorted(n for n in have if list(listed[n]) != have[n])
+        if changed:
+            return f"arrays {changed} have another dtype or shape than its provenance records"
+    if DIGEST not in record:
+        return "no content digest in its provenance"
+    if record.get(DIGEST) != content_digest(arrays):
+        return "its numbers do not match the content digest in its provenance (edited)"
+    return None
 
 
 class CacheError(OSError):
     """The cache folder cannot be used (not a folder, not writable, full); names the path."""
 
 
-def check_writable(root: str | os.PathLike | None = None) -> Path:
-    """Make sure results can be stored under ``root`` before any work is done; return it."""
+def check_writable(root: str | os.PathLike | None = None, need_bytes: int | None = None) -> Path:
+    """Make sure results can be stored under ``root`` before any work is done: the folder is
+    writable and holds at least ``need_bytes`` (default :data:`MIN_FREE_BYTES`) of free space, so a
+    nearly full disk stops a run before its training rather than at its first save. Returns it."""
     base = Path(root) if root is not None else cache_dir()
     try:
         base.mkdir(parents=True, exist_ok=True)
@@ -51,9 +97,14 @@ def check_writable(root: str | os.PathLike | None = None) -> Path:
         with os.fdopen(fd, "wb") as fh:
             fh.write(b"ok")
         os.unlink(probe)
+        free = shutil.disk_usage(base).free
     except OSError as err:
         raise CacheError(f"result cache {base} is not usable ({err.strerror or err}); set SPRINGBLOCK_CACHE "
                          "to a writable folder") from err
+    need = MIN_FREE_BYTES if need_bytes is None else need_bytes
+    if free < need:
+        raise CacheError(f"result cache {base} has {free / 2**20:.0f} MB free, less than the {need / 2**20:.0f} MB "
+                         "a run needs; free some space or set SPRINGBLOCK_CACHE to another folder")
     return base
 
 
@@ -62,17 +113,24 @@ def _tmp_prefix(path: Path) -> str:
 
 
 def atomic_write(path: Path, write: Callable[[Any], None], mode: str = "wb") -> None:
-    """Write ``path`` via ``write(filehandle)`` to a temporary file, then rename: all or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_tmp_prefix(path), suffix=".tmp")
+    """Write ``path`` via ``write(filehandle)`` to a temporary file, then rename: all or nothing.
+    A failing disk (full, read-only) raises :class:`CacheError` naming ``path``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_tmp_prefix(path), suffix=".tmp")
+    except OSError as err:
+        raise CacheError(err.errno, f"cannot write {path} ({err.strerror or err})", str(path)) from err
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as err:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(err, OSError) and not isinstance(err, CacheError) and err.errno is not None:
+            # the writer's own message rarely says which file: say it (a full disk, after a long run)
+            raise CacheError(err.errno, f"cannot write {path} ({err.strerror or err})", str(path)) from err
         raise
 
 
@@ -126,8 +184,8 @@ class Store:
         """Store ``arrays`` with ``provenance`` (which must hold ``"key": key``) in one atomic file."""
         if PROVENANCE in arrays:
             raise ValueError(f"{PROVENANCE!r} is reserved for the provenance record")
-        record = {**provenance, "key": key, "namespace": self.namespace}
         blob = {k: np.asarray(v) for k, v in arrays.items()}
+        record = {**provenance, "key": key, "namespace": self.namespace, DIGEST: content_digest(blob)}
         blob[PROVENANCE] = np.array(json.dumps(record, sort_keys=True, default=str))
         path = self.path(key)
         atomic_write(path, lambda fh: np.savez_compressed(fh, **blob))
@@ -145,13 +203,18 @@ class Store:
             raise ValueError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
         if record.get("key") != path.stem:
             raise ValueError(f"{path}: its provenance names key {record.get('key')!r}, not {path.stem!r}")
+        if record.get(DIGEST) != content_digest(arrays):
+            raise ValueError(f"{path}: its arrays do not match the content digest in its provenance "
+                             f"({'none recorded' if DIGEST not in record else 'edited, missing or added arrays'})")
         return arrays, record
 
     def load(self, key: str) -> dict[str, np.ndarray] | None:
         """The stored result for ``key``; None if absent, or if damaged (then reported and moved aside)."""
         path = self.path(key)
-        if not path.exists():
-            return None
+        if not path.exists():  # not computed here: perhaps shipped with the package (same key, same checks)
+            from . import shipped
+
+            return shipped.load(self.namespace, key)
         try:
             return self.read(path)[0]
         except ValueError as err:

@@ -23,6 +23,9 @@ examples:
   springblock cache ls                                   what the result cache holds
   springblock cache export results.tar.gz                move results to another machine ...
   springblock cache import results.tar.gz                ... and read them in there
+  springblock fill --scale paper --budget 120m           compute missing shipped results for two hours
+  springblock shipped status                             what is shipped, what is missing, the time left
+  springblock shipped verify --per-experiment 2          recompute shipped results and compare (bitwise, or to 4 float32 ulp)
 
 The result cache is $SPRINGBLOCK_CACHE (default ~/.cache/springblock)."""
 
@@ -53,47 +56,72 @@ def _executor(args):
                             folder=args.log_dir)
 
 
-def _figure(args, cached_only: bool):
-    """The figure's results through springblock.experiments.fig1 (cached cells are reused)."""
-    import os
+FIGURES = {"fig1": tuple(f"fig1_{p}" for p in ("noise", "lr", "dropout", "batch")), "fig4": ("fig4_dynamics",)}
 
-    from .experiments import fig1
+
+def _context(args, cached_only: bool):
+    from .results import RunContext
 
     scales.check(args.device, args.scale, args.seed)
-    if args.cache_dir:
-        os.environ["SPRINGBLOCK_CACHE"] = args.cache_dir
-    common = dict(device=args.device, progress=not args.quiet, seed=args.seed, cached_only=cached_only,
-                  executor=None if cached_only else _executor(args))
+    return RunContext(root=args.cache_dir, executor=None if cached_only else _executor(args), cached_only=cached_only,
+                      device=args.device, seed=args.seed, scale=args.scale, progress=not args.quiet)
+
+
+def _names(args) -> tuple[str, ...]:
+    """The experiments a ``run``/``plot`` names: a registry name, or fig1 (its panels) / fig4."""
+    from . import experiments
+
+    if args.figure == "fig1":
+        return tuple(f"fig1_{p}" for p in (args.panel or ("noise", "lr", "dropout", "batch")))
+    if args.panel:
+        raise ValueError(f"--panel chooses Fig. 1 panels; it does nothing for {args.figure!r}")
     if args.figure == "fig4":
-        s = dict(scales.settings("fig4_dynamics", args.scale))
-        if args.seeds:
-            s["seeds"] = args.seeds
-        return fig1.run_dynamics(**s, **common)
-    out = []
-    for name in args.panel or fig1.PANELS:
-        s = dict(scales.settings(f"fig1_{name}", args.scale))
-        if args.seeds:
-            s["seeds"] = args.seeds
-        out.append(fig1.run_panel(name, **s, **common))
-    return out
+        return ("fig4_dynamics",)
+    if args.figure not in experiments.names():
+        raise ValueError(f"experiment must be fig1, fig4 or one of {', '.join(experiments.names())} "
+                         f"(springblock run --list), got {args.figure!r}")
+    return (args.figure,)
+
+
+def _figure(args, cached_only: bool):
+    """The named experiments' results through springblock.experiments.compute (cached ones reused)."""
+    from . import experiments
+
+    ctx = _context(args, cached_only)
+    extra = {"seeds": args.seeds} if args.seeds else {}
+    return [experiments.compute(name, ctx, **extra) for name in _names(args)]
 
 
 def _cmd_run(args) -> int:
+    import time
+
     import numpy as np
 
-    from . import shape
+    from . import experiments, results, shape
 
-    res = _figure(args, cached_only=False)
-    if args.figure == "fig4":
-        for name, h in res.history.items():
-            rc = float(shape.relative_curvature(h.mean(0)[-1]))
-            print(f"fig4 ({name}): final ĉ {rc:+.3f}, test acc {res.test_acc[name].mean():.2f} %")
-        print(f"fig4: {res.computed} run(s) trained")
+    if args.list:
+        for name in experiments.names():
+            module, function = scales.EXPERIMENTS[name].feeds.split(":")
+            print(f"{name:>20}  {module.removeprefix('springblock.')}.{function}")
         return 0
-    for r in res:
-        acc, c = r.mean_acc(), r.curvature()
-        print(f"fig1 {r.panel.name}: {r.computed}/{r.test_acc.size} cells trained; test acc "
-              f"{np.nanmin(acc):.1f}-{np.nanmax(acc):.1f} %; ĉ {np.nanmin(c):+.2f}..{np.nanmax(c):+.2f}")
+    if args.figure is None:
+        raise ValueError("name an experiment (springblock run --list shows them)")
+    names, t0 = _names(args), time.perf_counter()
+    with results.recording() as seen:
+        res = _figure(args, cached_only=False)
+    for name, r in zip(names, res):
+        if name == "fig4_dynamics":
+            for panel, h in r.history.items():
+                rc = float(shape.relative_curvature(h.mean(0)[-1]))
+                print(f"fig4 ({panel}): final ĉ {rc:+.3f}, test acc {r.test_acc[panel].mean():.2f} %")
+            print(f"fig4: {r.computed} run(s) trained")
+        elif hasattr(r, "panel"):
+            acc, c = r.mean_acc(), r.curvature()
+            print(f"fig1 {r.panel.name}: {r.computed}/{r.test_acc.size} cells trained; test acc "
+                  f"{np.nanmin(acc):.1f}-{np.nanmax(acc):.1f} %; ĉ {np.nanmin(c):+.2f}..{np.nanmax(c):+.2f}")
+            for i, j, n in r.diverged_cells():
+                print(f"  {r.cell_name((i, j))}: {n} network(s) without a finite load curve, left out of its averages")
+    print(f"{', '.join(names)}: {len(seen)} result(s) at scale {args.scale} in {time.perf_counter() - t0:.0f} s")
     return 0
 
 
@@ -103,8 +131,10 @@ def _cmd_plot(args) -> int:
     matplotlib.use("Agg")
     from . import plotting
 
+    if args.figure not in FIGURES:
+        raise ValueError(f"plot draws fig1 or fig4, got {args.figure!r}")
     res = _figure(args, cached_only=True)
-    fig = plotting.dynamics_figure(res) if args.figure == "fig4" else plotting.fig1_figure(res, split=args.split)
+    fig = plotting.dynamics_figure(res[0]) if args.figure == "fig4" else plotting.fig1_figure(res, split=args.split)
     fig.savefig(args.out, dpi=150)
     print(f"wrote {args.out}")
     return 0
@@ -134,7 +164,7 @@ def _cmd_cache(args) -> int:
         rows = inventory.verify(args.sample, root, seed=args.seed)
         for r in rows:
             print(f"{r['experiment']:>12} {r['key']} ({r['label']}): {r['status']}")
-        return 1 if any(r["status"] == "DIFFERENT" for r in rows) else 0
+        return 1 if any(not r.get("agrees", True) for r in rows) else 0
     elif args.action == "prune":
         out = inventory.prune(root, dry_run=args.dry_run)
         verb = "would remove" if args.dry_run else "removed"
@@ -151,6 +181,76 @@ def _cmd_cache(args) -> int:
     return 0
 
 
+def _duration(text: str) -> float:
+    """``90m``, ``2h``, ``45s`` or plain seconds -> seconds (> 0)."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    num, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
+    try:
+        value = float(num) * unit
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a duration such as 120m, 2h or 300s, got {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
+    return value
+
+
+def _cmd_fill(args) -> int:
+    from . import fill
+
+    scales.check(args.device, args.scale, args.seed)
+    executor = _executor(args)
+    written = fill.fill(args.scale, budget_s=args.budget, executor=executor, root=args.cache_dir,
+                        names=tuple(args.only) if args.only else fill.ORDER, progress=not args.quiet)
+    print(f"fill: {len(written)} experiment archive(s) written to {_shipped_folder()}")
+    return 0
+
+
+def _span(seconds: float) -> str:
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(1, round(seconds / 60))} min"
+
+
+def _shipped_folder():
+    from . import shipped
+
+    return shipped.folder()
+
+
+def _cmd_shipped(args) -> int:
+    from . import fill, results, shipped
+
+    if args.action == "status":
+        rows = fill.status(args.scale, root=args.cache_dir)
+        mans = shipped.manifests()
+        total_cpu = sum(float(m.get("wall_s") or 0) * float(m.get("cores") or 1) for m in mans.values())
+        print(f"shipped results in {shipped.folder()}: {len(mans)} experiment(s), "
+              f"{sum(m['bytes'] for m in mans.values()) / 1e6:.1f} MB, {_span(total_cpu)} of CPU time to make")
+        for r in rows:
+            est = "" if r.estimate_s is None else f", at least {_span(r.estimate_s)} of CPU time left"
+            counts = "" if r.found is None else f" {r.found} found" + ("" if not r.missing else f", {r.missing} missing")
+            print(f"{r.experiment:>20}: {r.state}{counts}{est}" + (f"  [{r.note}]" if r.note and r.missing is None else ""))
+        return 0
+    rows = shipped.verify(args.per_experiment, seed=args.seed, experiments=args.only)
+    checked = [r for r in rows if "agrees" in r]
+    different = [r for r in checked if not r["agrees"]]
+    close = sum(r["agrees"] and r["status"] != "equal" for r in checked)
+    print(f"verified {len(checked) - len(different)} shipped result(s) ({close} of them equal to within "
+          f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise), {len(different)} different, "
+          f"{len(rows) - len(checked)} skipped")
+    return 1 if different else 0
+
+
+def _add_executor_args(p: argparse.ArgumentParser, executor: str, jobs: int, where: str) -> None:
+    g = p.add_argument_group("executors (submitit)")
+    g.add_argument("--executor", default=executor, choices=("process", "local", "slurm"), help=where)
+    g.add_argument("--jobs", type=int, default=jobs, help=f"jobs to split the missing results into (default: {jobs})")
+    g.add_argument("--partition", default=None, help="SLURM partition")
+    g.add_argument("--time", type=int, default=60, help="time limit per job in minutes (default: 60)")
+    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default: 0)")
+    g.add_argument("--cpus-per-job", type=int, default=None, help="CPUs per job")
+    g.add_argument("--mem-gb", type=int, default=None, help="memory per job in GB")
+    g.add_argument("--log-dir", default=None, help="submitit's logs (default: <cache>/submitit)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="springblock", formatter_class=fmt, epilog=EXAMPLES,
@@ -161,7 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     for name, func, text in (("run", _cmd_run, "train (or read from the cache) a figure's networks"),
                              ("plot", _cmd_plot, "draw a figure from the cache; trains nothing")):
         p = sub.add_parser(name, help=text, description=text, formatter_class=fmt, epilog=EXAMPLES)
-        p.add_argument("figure", choices=("fig1", "fig4"), help="fig1: phase diagrams; fig4: load dynamics")
+        if name == "run":
+            p.add_argument("figure", nargs="?", metavar="experiment",
+                           help="fig1 (its panels), fig4, or any experiment of `springblock run --list`")
+        else:
+            p.add_argument("figure", choices=tuple(FIGURES), help="fig1: phase diagrams; fig4: load dynamics")
         _add_run_params(p)
         p.add_argument("--panel", nargs="+", choices=("noise", "lr", "dropout", "batch"),
                        help="fig1 panels (default: all four)")
@@ -169,20 +273,38 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--cache-dir", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "run":
-            g = p.add_argument_group("executors (submitit)")
-            g.add_argument("--executor", default="process", choices=("process", "local", "slurm"),
-                           help="where missing cells train: this process (default), local processes or SLURM jobs")
-            g.add_argument("--jobs", type=int, default=4, help="jobs to split the missing cells into (default: 4)")
-            g.add_argument("--partition", default=None, help="SLURM partition")
-            g.add_argument("--time", type=int, default=60, help="time limit per job in minutes (default: 60)")
-            g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default: 0)")
-            g.add_argument("--cpus-per-job", type=int, default=None, help="CPUs per job")
-            g.add_argument("--mem-gb", type=int, default=None, help="memory per job in GB")
-            g.add_argument("--log-dir", default=None, help="submitit's logs (default: <cache>/submitit)")
+            p.add_argument("--list", action="store_true", help="list the experiments that can be run by name")
+            _add_executor_args(p, "process", 4, "where missing cells train: this process (default), local "
+                                                "processes or SLURM jobs")
         else:
             p.add_argument("--out", required=True, help="image file to write (png, pdf, svg)")
             p.add_argument("--split", default="train", choices=("train", "test"), help="load curves of which set")
         p.set_defaults(func=func)
+
+    fl = sub.add_parser("fill", formatter_class=fmt, epilog=EXAMPLES,
+                        help="compute the shipped paper-scale results that are missing, within a time budget",
+                        description="Compute the experiments not yet shipped (in springblock.fill.ORDER), store each "
+                                    "result as it finishes and export what was done into the package's shipped results.")
+    _add_run_params(fl)
+    fl.set_defaults(scale="paper")
+    fl.add_argument("--budget", type=_duration, default=None, help="stop cleanly after this long (120m, 2h, 300s)")
+    fl.add_argument("--only", nargs="+", help="these experiments (default: all, in the fill's order)")
+    fl.add_argument("--cache-dir", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+    fl.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_executor_args(fl, "local", 2, "where missing results train (default: local processes)")
+    fl.set_defaults(func=_cmd_fill)
+
+    sh = sub.add_parser("shipped", formatter_class=fmt, epilog=EXAMPLES,
+                        help="what the shipped paper-scale results hold; recompute a sample")
+    sh.add_argument("--cache-dir", default=None, help="result cache root also counted (default: $SPRINGBLOCK_CACHE)")
+    sacts = sh.add_subparsers(dest="action", required=True)
+    st = sacts.add_parser("status", help="per experiment: shipped, partial, stale or missing, and the time left")
+    st.add_argument("--scale", default="paper", choices=scales.SCALES, help="at which scale (default: paper)")
+    ver = sacts.add_parser("verify", help="recompute randomly chosen shipped results and compare them (bitwise, float arrays to 4 float32 ulp)")
+    ver.add_argument("--per-experiment", type=_seeds, default=2, help="results per experiment (default: 2)")
+    ver.add_argument("--seed", type=int, default=None, help="the sample's seed (default: a fresh one, printed)")
+    ver.add_argument("--only", nargs="+", help="these shipped experiments (default: all)")
+    sh.set_defaults(func=_cmd_shipped)
 
     book = sub.add_parser("book", help="execute the book's chapters with papermill", formatter_class=fmt,
                           epilog=EXAMPLES)
@@ -219,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from .results import MissingResults
 
-    if args.command in ("run", "book"):
+    if args.command in ("run", "book", "fill"):
         stop_on_sigterm()
 
     try:

@@ -1,4 +1,8 @@
-"""Turn a device argument into a usable ``torch.device``, or refuse it before any work."""
+"""Turn a device argument into a usable ``torch.device``, or refuse it before any work; name the
+hardware behind one for people (the run log, the reproducibility page).
+
+Not part of any result's code fingerprint: the device *type* is in every key, and naming a
+processor changes no number (``springblock.results.NOT_FINGERPRINTED``)."""
 from __future__ import annotations
 
 DEVICES = ("cpu", "cuda")
@@ -30,3 +34,25 @@ def resolve_device(device) -> "torch.device":  # noqa: F821  (torch imported laz
                              f"{torch.cuda.device_count()} CUDA device(s)")
     return dev
 
+
+def cpu_model() -> str:
+    """This machine's processor, as /proc/cpuinfo names it (platform's guess elsewhere)."""
+    import platform
+
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(dev=None) -> str:
+    """A readable name of the hardware behind ``dev`` (a GPU's model, else the CPU's)."""
+    if dev is not None and getattr(dev, "type", None) == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(dev)
+    return cpu_model()

@@ -135,8 +135,7 @@ class SubmititExecutor:
             # Stopped (Ctrl-C, SIGTERM, a failed job): local jobs are this machine's processes and stop with
             # the command; SLURM jobs keep filling the shared cache, and a rerun reads what they stored.
             if self.kind == "local":
-                for j in jobs:
-                    j.cancel(check=False)
+                _stop_local(jobs)
             raise
         finally:
             if bar is not None:
@@ -158,3 +157,34 @@ class SubmititExecutor:
         if bar is not None:
             bar.n = sum(store.path(k).exists() for k in keys)
             bar.refresh()
+
+
+def _stop_local(jobs, grace_s: float = 5.0) -> None:
+    """End local jobs with the command that started them, each with its whole process tree: submitit's
+    cancel (SIGINT to its controller) first, then SIGKILL for every process of the tree still running
+    after ``grace_s``. A tree, since killing the controller alone orphans the process that trains (seen:
+    jobs training on after their fill was stopped; a fill started in the background ignores SIGINT).
+    Every result a job finished is already stored."""
+    import psutil
+
+    trees = []
+    for j in jobs:
+        proc = getattr(j, "_process", None)
+        if proc is None:
+            continue
+        try:
+            root = psutil.Process(proc.pid)
+            trees += [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            pass
+    for j in jobs:
+        j.cancel(check=False)
+    if not trees:
+        return
+    _, alive = psutil.wait_procs(trees, timeout=grace_s)
+    for p in alive:  # still running: it must not run on unsupervised
+        try:
+            p.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(alive, timeout=grace_s)

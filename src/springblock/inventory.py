@@ -94,11 +94,10 @@ def listing(root=None) -> list[dict]:
 def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = None) -> list[dict]:
     """Recompute ``sample`` randomly chosen current results and compare them with the stored ones.
 
-    Results on the CPU must come out bitwise equal; results of another device type are skipped
-    (they cannot be recomputed here), as are results whose data cannot be rebuilt.
+    Results on the CPU must agree (:func:`results.agreement`: bitwise, or float arrays within a few
+    units in the last place; each row's ``agrees`` says so); results of another device type are
+    skipped (they cannot be recomputed here), as are results whose data cannot be rebuilt.
     """
-    from .data import content_hash, load_dataset
-
     cands = [(ns, p, rec) for ns, p, rec in entries(root) if rec is not None and expected_key(rec) == p.stem
              and (experiment is None or ns == experiment)]
     random.Random(seed).shuffle(cands)
@@ -109,27 +108,14 @@ def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = N
         if exp.torch and rec.get("device") != "cpu":
             out.append({**row, "status": f"skipped: computed on {rec.get('device')}"})
             continue
-        data = None
-        if rec.get("data") is not None:
-            spec = rec.get("data_spec")
-            if not spec:
-                out.append({**row, "status": "skipped: its data cannot be rebuilt (no data spec)"})
-                continue
-            data = load_dataset(**spec)
-            if content_hash(data) != rec["data"]:
-                out.append({**row, "status": "skipped: its data no longer hash the same"})
-                continue
+        try:
+            fresh = results.recompute(rec)
+        except ValueError as err:  # its data cannot be rebuilt, or no longer hash the same
+            out.append({**row, "status": f"skipped: {err}"})
+            continue
         stored = Store(ns, root).read(path)[0]
-        fresh = {}
-        dev = None
-        if exp.torch:
-            from .devices import resolve_device
-
-            dev = resolve_device("cpu")
-        exp.compute([rec["config"]], results.Context(data, dev, rec.get("dtype"), False, "verify"),
-                    lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
-        same = stored.keys() == fresh.keys() and all(np.array_equal(stored[k], fresh[k], equal_nan=True) for k in stored)
-        out.append({**row, "status": "equal" if same else "DIFFERENT"})
+        agrees, status = results.agreement(stored, fresh)
+        out.append({**row, "status": status, "agrees": agrees})
     return out
 
 

@@ -17,6 +17,7 @@ others. :func:`blas_reproducible` reports whether that mode is active.
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 from pathlib import Path
 
@@ -125,13 +126,28 @@ def adam_step(params, grads, exp_avgs, exp_avg_sqs, steps, lr: float, betas, eps
 
 
 # ------------------------------------------------------------------ reproducible BLAS
-def blas_reproducible() -> bool | None:
-    """True when MKL's strict reproducibility mode is active, False when it is off, None when torch
-    does not use MKL here (its other BLAS libraries make no such promise either way)."""
+@functools.lru_cache(maxsize=1)
+def _cbwr() -> int | None:
+    """MKL's conditional-numerical-reproducibility setting in force (fixed for the process once MKL
+    has started), or None when torch does not use MKL here."""
     lib = Path(torch.__file__).parent / "lib" / "libtorch_cpu.so"
     try:
         get = ctypes.CDLL(str(lib)).mkl_serv_cbwr_get
     except (OSError, AttributeError):
         return None
     get.argtypes, get.restype = [ctypes.c_int], ctypes.c_int
-    return bool(get(_MKL_CBWR_ALL) & _MKL_CBWR_STRICT)
+    return int(get(_MKL_CBWR_ALL))
+
+
+def blas_reproducible() -> bool | None:
+    """True when MKL's strict reproducibility mode is active, False when it is off, None when torch
+    does not use MKL here (its other BLAS libraries make no such promise either way)."""
+    mode = _cbwr()
+    return None if mode is None else bool(mode & _MKL_CBWR_STRICT)
+
+
+def blas_mode() -> str:
+    """The CPU BLAS mode results are computed under, as it enters every engine key: MKL's setting
+    ("mkl 0x10002" is AUTO,STRICT) or "no mkl"."""
+    mode = _cbwr()
+    return "no mkl" if mode is None else f"mkl {mode:#x}"

@@ -21,14 +21,13 @@ from torch import nn
 
 from . import measure, validate
 from .devices import resolve_device
-from .train import (KINDS, TrainConfig, check_run, draw_step_noise, init_module, keep_threshold, make_generator,
-                    result, should_stop, tensors)
+from .train import (MEASURED_KINDS, OPTIMIZERS, TrainConfig, check_run, draw_step_noise, init_module, keep_threshold,
+                    make_generator, result, should_stop, tensors)
 
 LOSSES = ("ce", "mse")
-OPTIMIZERS = ("adam", "sgd")
 
 
-def train_reference(cfg: TrainConfig, data, device="cpu", *, kinds: Sequence[str] = KINDS,
+def train_reference(cfg: TrainConfig, data, device="cpu", *, kinds: Sequence[str] = MEASURED_KINDS,
                     dtype: torch.dtype = torch.float32, keep_models: bool = False,
                     record_every: int | None = None):
     """Train one network the plain way with the engine's random numbers; a :class:`~springblock.train.RunResult`."""

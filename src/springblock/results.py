@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import functools
+import contextvars
 import hashlib
 import importlib.util
 import json
@@ -39,13 +39,19 @@ from filelock import Timeout
 
 from . import __version__
 from .cache import Store, check_writable, clean_orphans
-from .hardware import device_name
+from .devices import device_name
 from .paths import cache_dir
 
 PACKAGE = "springblock"
-# Modules that key, store and orchestrate results but compute none of them: not fingerprinted, so
-# work on the cache itself does not invalidate what it holds.
-PLUMBING = frozenset({"springblock.results", "springblock.cache", "springblock.paths"})
+# Modules whose code is not fingerprinted, because nothing they do can change a stored number
+# without the key seeing it another way: the cache's own plumbing (keys, files, locks); the data
+# modules (every key holds a content hash of the data itself); device resolution (the device type
+# is in every key); argument checks (they refuse or normalise values, and the normalised values are
+# the configuration in the key). Work on them invalidates nothing.
+NOT_FINGERPRINTED = frozenset({"springblock.results", "springblock.cache", "springblock.paths",
+                               "springblock.data", "springblock._vision", "springblock.devices",
+                               "springblock.validate", "springblock.experiments"})
+# ("springblock.experiments" is the package's entry point: it resolves names and computes nothing.)
 _LIBRARIES = ("torch", "numpy", "scipy")  # whose versions enter a key when the fingerprinted code imports them
 
 
@@ -59,14 +65,68 @@ def _module_file(name: str) -> Path:
     return Path(spec.origin)
 
 
-def _strip_docstrings(tree: ast.AST) -> ast.AST:
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
-                    and isinstance(body[0].value.value, str):
-                node.body = body[1:] or [ast.Pass()]
-    return tree
+_MESSAGE = ast.Constant("<message>")
+
+
+def _is_warn(call: ast.AST) -> bool:
+    f = getattr(call, "func", None)
+    return isinstance(call, ast.Call) and (isinstance(f, ast.Attribute) and f.attr == "warn"
+                                           or isinstance(f, ast.Name) and f.id == "warn")
+
+
+class _Normalise(ast.NodeTransformer):
+    """What does not compute, taken out of a module's syntax tree before it is hashed.
+
+    * docstrings, and the type annotations of arguments, returns and variables;
+    * import statements: which module a name comes from is followed separately (its own code is
+      hashed), so moving a module or reordering imports changes no key;
+    * the message strings of ``raise`` statements and of ``warn(...)`` calls: rewording an error
+      changes no number.
+    """
+
+    def _body(self, node):
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            node.body = body[1:] or [ast.Pass()]
+        return node
+
+    def visit_Module(self, node):
+        return self.generic_visit(self._body(node))
+
+    def visit_ClassDef(self, node):
+        return self.generic_visit(self._body(node))
+
+    def visit_FunctionDef(self, node):
+        node.returns = None
+        return self.generic_visit(self._body(node))
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_arg(self, node):
+        node.annotation = None
+        return node
+
+    def visit_AnnAssign(self, node):  # dataclass fields keep their place and default, not their type
+        node.annotation = ast.Constant(None)
+        return self.generic_visit(node)
+
+    def visit_Import(self, node):
+        return None
+
+    visit_ImportFrom = visit_Import
+
+    def visit_Raise(self, node):
+        node = self.generic_visit(node)
+        if isinstance(node.exc, ast.Call):
+            node.exc.args = [_MESSAGE if isinstance(a, (ast.Constant, ast.JoinedStr, ast.BinOp)) else a
+                             for a in node.exc.args]
+        return node
+
+    def visit_Expr(self, node):
+        if _is_warn(node.value):
+            node.value.args = [_MESSAGE] + node.value.args[1:]
+        return self.generic_visit(node)
 
 
 def _is_module(name: str) -> bool:
@@ -96,23 +156,41 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> tuple[set[str], se
             else:
                 libs.add(n.split(".")[0])
     ours.discard(PACKAGE)  # the package's __init__ holds no numerics
-    return ours - PLUMBING, libs
+    return ours - NOT_FINGERPRINTED, libs
 
 
-@functools.lru_cache(maxsize=None)
+def source_digest(source: str) -> str:
+    """Hash of what computes in one module's source (:class:`_Normalise` says what is left out)."""
+    return hashlib.sha256(ast.dump(_Normalise().visit(ast.parse(source))).encode()).hexdigest()
+
+
+_DIGESTS: dict[str, tuple[tuple, tuple]] = {}  # module -> ((path, mtime, size), (digest, ours, libs))
+
+
 def _module_digest(name: str) -> tuple[str, frozenset, frozenset]:
+    """A module's digest and imports; recomputed when its file changed (an edited module in a
+    long-lived kernel, ``importlib.reload``, autoreload), never served stale."""
     path = _module_file(name)
-    tree = _strip_docstrings(ast.parse(path.read_text(encoding="utf-8")))
-    ours, libs = _imports(tree, name, path.name == "__init__.py")
-    return hashlib.sha256(ast.dump(tree).encode()).hexdigest(), frozenset(ours), frozenset(libs)
+    st = path.stat()
+    stamp = (str(path), st.st_mtime_ns, st.st_size)
+    hit = _DIGESTS.get(name)
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
+    source = path.read_text(encoding="utf-8")
+    ours, libs = _imports(ast.parse(source), name, path.name == "__init__.py")
+    out = (source_digest(source), frozenset(ours), frozenset(libs))
+    _DIGESTS[name] = (stamp, out)
+    return out
 
 
 def code_fingerprint(modules: Sequence[str]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """Fingerprint of the source of ``modules`` and every ``springblock`` module they import.
 
-    Each module's source is parsed and its docstrings dropped, so comments, docstrings and layout do
-    not count; everything else does. The cache's own modules (:data:`PLUMBING`) are not followed. Returns (hex digest, the modules covered, the external
-    libraries they import).
+    Each module's source is parsed and what does not compute is dropped (:class:`_Normalise`:
+    comments, layout, docstrings, annotations, imports, error messages), so only edits that can
+    change a number count. The fingerprint hashes the modules' digests, not their names, so moving
+    a file changes no key. :data:`NOT_FINGERPRINTED` modules are not followed. Returns (hex digest,
+    the modules covered, the external libraries they import).
     """
     seen, todo, libs = {}, list(modules), set()
     while todo:
@@ -123,7 +201,7 @@ def code_fingerprint(modules: Sequence[str]) -> tuple[str, tuple[str, ...], tupl
         seen[name] = digest
         todo.extend(ours)
         libs |= used
-    blob = json.dumps(sorted(seen.items()))
+    blob = json.dumps(sorted(seen.values()))
     return hashlib.sha256(blob.encode()).hexdigest()[:24], tuple(sorted(seen)), tuple(sorted(libs))
 
 
@@ -139,6 +217,7 @@ def library_versions(libs: Iterable[str]) -> dict[str, str]:
         from . import kernels
 
         out["torch-ops"] = kernels.BACKEND
+        out["blas"] = kernels.blas_mode()  # MKL's reproducibility mode changes the last bits
     return out
 
 
@@ -172,8 +251,16 @@ def key(experiment: str, config: Mapping[str, Any], *, code: Sequence[str], data
     digest, covered, libs = code_fingerprint(code)
     record = {"experiment": experiment, "config": canonical(config), "data": data_hash, "code": digest,
               "modules": list(covered), "versions": library_versions(libs), "dtype": dtype, "device": device_type}
-    blob = json.dumps({k: v for k, v in record.items() if k != "modules"}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:32], record
+    return record_key(record), record
+
+
+KEY_FIELDS = ("experiment", "config", "data", "code", "versions", "dtype", "device")  # what a key hashes
+
+
+def record_key(record: Mapping[str, Any]) -> str:
+    """The key a record (or a stored result's provenance, which holds it) hashes to."""
+    blob = json.dumps({k: record.get(k) for k in KEY_FIELDS}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +360,51 @@ class MissingResults(LookupError):
     """Raised by ``run(..., cached_only=True)`` when some results are not in the cache."""
 
 
+@dataclass(frozen=True)
+class RunContext:
+    """How results are obtained, given once to :func:`springblock.experiments.compute` and seen by
+    every :func:`run` inside it (arguments a call passes itself still win).
+
+    ``root``: the cache root (None: ``$SPRINGBLOCK_CACHE``). ``executor``: where missing results
+    are computed (None: this process). ``cached_only``: read only, raise :class:`MissingResults`.
+    ``device``, ``seed`` and ``scale``: what :func:`springblock.experiments.compute` passes on.
+    """
+
+    root: str | Path | None = None
+    executor: Any = None
+    cached_only: bool = False
+    device: str = "cpu"
+    seed: int = 0
+    scale: str = "default"
+    progress: bool = True
+
+
+_CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("springblock_run_context", default=RunContext())
+_RECORDERS: contextvars.ContextVar[tuple] = contextvars.ContextVar("springblock_recorders", default=())
+
+
+@contextlib.contextmanager
+def using(ctx: RunContext):
+    """Every :func:`run` in this block takes its root, executor and cached-only from ``ctx``."""
+    token = _CONTEXT.set(ctx)
+    try:
+        yield ctx
+    finally:
+        _CONTEXT.reset(token)
+
+
+@contextlib.contextmanager
+def recording():
+    """Collect ``(namespace, key)`` of every result :func:`run` returns in this block, in order
+    (what an experiment consists of: the shipped-results export packs exactly these)."""
+    seen: dict[tuple[str, str], None] = {}
+    token = _RECORDERS.set(_RECORDERS.get() + (seen,))
+    try:
+        yield seen
+    finally:
+        _RECORDERS.reset(token)
+
+
 def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu", dtype="float32",
         progress: bool = True, root: str | Path | None = None, label: str | None = None,
         executor=None, cached_only: bool = False) -> Results:
@@ -284,8 +416,13 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
     while computing there needs CUDA. ``root``: the cache root (default ``$SPRINGBLOCK_CACHE``).
     ``label``: how the run is named in the run log. ``executor``: None (compute here) or an
     executor from :mod:`springblock.executors`. ``cached_only``: raise :class:`MissingResults`
-    instead of computing.
+    instead of computing. ``root`` and ``executor`` left unset come from the :class:`RunContext` in
+    force (:func:`using`); a cached-only context forbids computing in every call inside it.
     """
+    ctx = _CONTEXT.get()
+    root = ctx.root if root is None else root
+    executor = ctx.executor if executor is None else executor
+    cached_only = cached_only or ctx.cached_only
     configs = [dict(c) for c in configs]
     if data is not None:
         from .data import check_dataset
@@ -294,6 +431,8 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
     keyed = keys_for(exp, configs, data=data, device=device, dtype=dtype)
     base = Path(root) if root is not None else cache_dir()
     store = Store(exp.name, base)
+    for seen in _RECORDERS.get():
+        seen.update(dict.fromkeys((exp.name, k) for k, _ in keyed))
     found = Results(store.load(k) for k, _ in keyed)
     missing = [i for i, f in enumerate(found) if f is None]
     if not missing:
@@ -405,3 +544,76 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
         raise RuntimeError(f"experiment {exp.name!r} finished without results for {len(lost)} configuration(s)")
     return done, others
 
+
+
+# How far a recomputed float array may sit from the stored one, in float32 units in the last place
+# of its largest value (relative 4.8e-7), whatever dtype it was computed in. Training is bitwise
+# independent of which networks share a stack; the separation measure is not quite: networks are
+# measured a few at a time, and the group's size changes how reductions round. Measured: a float32
+# network measured alone differs from its stack's copy by up to 2 float32 ulp; a float64 network's
+# inverse metric (a pseudo-inverse of a within-class scatter with condition number ~1e8) by up to
+# 2.1 float32 ulp (1.1e9 float64 ulp). Any other code, data or setting moves results far more.
+ULP_TOLERANCE = 4
+
+
+def agreement(stored: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray],
+              ulps: int = ULP_TOLERANCE) -> tuple[bool, str]:
+    """Compare a recomputed result with the stored one: ``(agrees, status)``.
+
+    The status is ``"equal"`` (bitwise), ``"equal to N ulp"`` (every float array within ``ulps``
+    float32 units in the last place of its largest value, or of its own dtype's if coarser; every
+    other array bitwise), or ``"DIFFERENT: ..."`` naming the arrays that disagree and by how much.
+    """
+    if stored.keys() != fresh.keys():
+        return False, f"DIFFERENT: arrays {sorted(set(stored) ^ set(fresh))} are in one result only"
+    worst, bad = 0.0, []
+    for k in sorted(stored):
+        a, b = np.asarray(stored[k]), np.asarray(fresh[k])
+        floating = np.issubdtype(a.dtype, np.floating)
+        if a.dtype != b.dtype or a.shape != b.shape:
+            bad.append(f"{k} ({a.dtype}{list(a.shape)} vs {b.dtype}{list(b.shape)})")
+        elif np.array_equal(a, b, equal_nan=floating):  # NaN only exists in float arrays
+            continue
+        elif not floating or not np.array_equal(np.isnan(a), np.isnan(b)):
+            bad.append(k)
+        else:
+            ok = ~np.isnan(a)
+            unit = min(a.dtype, np.dtype(np.float32), key=lambda t: t.itemsize)
+            # in ulp of the array's largest value: a reduction's rounding scales with what it sums, and an
+            # entry near zero (a load curve crossing 0) would otherwise count its absolute error in tiny ulps
+            scale = unit.type(max(np.max(np.abs(a[ok]), initial=0.0), np.max(np.abs(b[ok]), initial=0.0)))
+            gap = float(np.max(np.abs(a[ok].astype(np.float64) - b[ok]), initial=0.0) / np.spacing(scale))
+            worst = max(worst, gap)
+            if not gap <= ulps:
+                bad.append(f"{k} (by {gap:.3g} ulp)")
+    if bad:
+        return False, "DIFFERENT: " + ", ".join(bad)
+    return True, "equal" if worst == 0 else f"equal to {worst:.2g} ulp"
+
+
+def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """Compute one stored result again from its provenance record, here, on the CPU (its experiment
+    must be registered: import its module first). Its data are rebuilt from the record's data spec
+    and must hash as they did; the arrays come back as a rerun would store them."""
+    exp = REGISTRY.get(record.get("experiment"))
+    if exp is None:
+        raise ValueError(f"experiment {record.get('experiment')!r} is not registered (import its module first)")
+    data = None
+    if record.get("data") is not None:
+        from .data import content_hash, load_dataset
+
+        spec = record.get("data_spec")
+        if not spec:
+            raise ValueError(f"{record.get('key')}: its data cannot be rebuilt (no data spec in its record)")
+        data = load_dataset(**spec)
+        if content_hash(data) != record["data"]:
+            raise ValueError(f"{record.get('key')}: the data its spec builds no longer hash the same")
+    dev = None
+    if exp.torch:
+        from .devices import resolve_device
+
+        dev = resolve_device("cpu")
+    fresh: dict[str, np.ndarray] = {}
+    exp.compute([record["config"]], Context(data, dev, record.get("dtype"), False, "recompute"),
+                lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
+    return fresh

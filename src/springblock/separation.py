@@ -22,12 +22,21 @@ With class sizes n_c, class means μ_c and global mean μ (population statistics
 A smaller D means better-separated classes. The load curve is (D_0, ..., D_L), and layer ℓ
 contributes D_{ℓ-1} − D_ℓ; its shape is summarised in :mod:`springblock.shape`.
 
-Degenerate features get defined values, not 0/0: when the class means coincide (Σ_b = 0, constant
-features included) nothing is separated and D = +∞; when every class sits on its own point
-(Σ_w = 0, Σ_b ≠ 0) separation is perfect and D = −∞ (the inverse variant, which grows with
-separation, has the opposite signs). D does not depend on a global scale of the features, and it
-is computed after dividing them by their largest centred magnitude, so float32 features of any
-scale give finite numbers.
+Degenerate features get defined values, not 0/0, by one rule judged relative to the features'
+own scale (so that round-off never decides it):
+
+* *no between-class spread* — Tr Σ_b ≤ (64 ε)² (Tr Σ_w + Tr Σ_b), ε the dtype's machine epsilon —
+  is no separation: D = +∞. Collapsed features count here, whatever their value: features whose
+  spread about their mean is at most 64 ε times their magnitude (a constant 0, 1, 0.1 or −0.002
+  alike) have no spread at all.
+* otherwise *no within-class spread* — Tr Σ_w ≤ (64 ε)² (Tr Σ_w + Tr Σ_b), every class on its own
+  point — is perfect separation: D = −∞.
+
+(The inverse variant, which grows with separation, has the opposite signs.) D does not depend on a
+global scale of the features, and it is computed after dividing them by their largest centred
+magnitude, so float32 features of any scale give finite numbers. A load curve with an infinite
+entry is not a curve to take a shape of: the engine flags such a network (``diverged``) and the
+figures and claims show or leave it out explicitly.
 """
 from __future__ import annotations
 
@@ -39,6 +48,11 @@ import torch
 from . import validate
 
 KINDS = ("trace", "pinv", "inverse")
+DEGENERATE = 64  # spreads below DEGENERATE·ε of the features' scale count as none (module docstring)
+
+
+def _tolerance(x: torch.Tensor) -> float:
+    return DEGENERATE * torch.finfo(x.dtype).eps
 
 
 def _features(features, name: str, check_finite: bool = True) -> torch.Tensor:
@@ -96,8 +110,13 @@ def _factors(features, labels, num_classes, name: str = "features", scaled: bool
     counts = onehot.sum(0)
     centred = x - x.mean(-2, keepdim=True)
     if scaled:
-        s = centred.abs().amax((-2, -1), keepdim=True)
-        centred = centred / torch.where(s > 0, s, torch.ones_like(s))  # constant features stay 0
+        dims = (-2, -1)
+        s = torch.maximum(centred.amax(dims, keepdim=True), -centred.amin(dims, keepdim=True))
+        size = torch.maximum(x.amax(dims, keepdim=True), -x.amin(dims, keepdim=True))
+        # collapsed features (no spread beyond round-off of their own magnitude) become exactly 0;
+        # NaN features (a blown-up network) stay NaN
+        spread = ~(s <= _tolerance(x) * size)
+        centred = centred * torch.where(spread, 1 / torch.where(spread, s, torch.ones_like(s)), torch.zeros_like(s))
     means = onehot.T @ centred / counts[:, None]  # (..., C, d); one matmul, no loop over classes
     resid = centred - means[..., y, :]
     between = (counts / n).sqrt()[:, None] * means
@@ -147,6 +166,7 @@ def _separations(features, labels, kinds, num_classes, name, check_finite=True) 
     resid, between = _factors(features, labels, num_classes, name, scaled=True, check_finite=check_finite)
     n = resid.shape[-2]
     tw, tb = resid.square().sum((-2, -1)) / n, between.square().sum((-2, -1))
+    floor = _tolerance(resid) ** 2 * (tw + tb)  # relative to the features' own total spread
     out = {}
     for kind in kinds:
         if kind == "trace":
@@ -160,8 +180,9 @@ def _separations(features, labels, kinds, num_classes, name, check_finite=True) 
         # means coincide, constant features included) is no separation; no within-class spread with
         # distinct class means is perfect separation. "inverse" grows with separation: signs flip.
         none, perfect = (math.inf, -math.inf) if kind != "inverse" else (-math.inf, math.inf)
-        d = torch.where(tb == 0, torch.full_like(d, none), d)
-        out[kind] = torch.where((tw == 0) & (tb > 0), torch.full_like(d, perfect), d)
+        no_between, no_within = tb <= floor, (tw <= floor) & (tb > floor)
+        d = torch.where(no_between, torch.full_like(d, none), d)
+        out[kind] = torch.where(no_within, torch.full_like(d, perfect), d)
     return out
 
 

@@ -23,12 +23,13 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def build_stamp() -> str:
-    """``<scale>/<device>/<hash of every source file of the package>``."""
+    """``<scale>/<device>/<hash of every source file of the package and of the shipped results'
+    manifests>`` (at scale "auto" a chapter's scale depends on what is shipped)."""
     h = hashlib.sha256()
-    for path in sorted(PACKAGE_DIR.rglob("*.py")):
+    for path in sorted([*PACKAGE_DIR.rglob("*.py"), *PACKAGE_DIR.glob("assets/paper-scale/*.json")]):
         h.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
         h.update(path.read_bytes())
-    scale = os.environ.get("SPRINGBLOCK_SCALE", "default")
+    scale = os.environ.get("SPRINGBLOCK_SCALE", "auto")
     device = os.environ.get("SPRINGBLOCK_DEVICE", "cpu")
     return f"{scale}/{device}/{h.hexdigest()[:16]}"
 

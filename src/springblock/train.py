@@ -30,12 +30,12 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 
-from . import kernels, measure, validate
+from . import kernels, measure, separation, validate
 from .data import check_dataset
 from .devices import resolve_device
 from .models import MLP, NORMS, StackedMLP
 
-KINDS = ("trace", "pinv")  # load-curve kinds measured for every network
+MEASURED_KINDS = ("trace", "pinv")  # load-curve kinds measured for every network (of separation.KINDS)
 OPTIMIZERS = ("adam", "sgd")
 BETAS, ADAM_EPS = (0.9, 0.999), 1e-8  # torch.optim.Adam defaults, as in the paper
 STOP_LOSS, STOP_DELTA = 1e-4, 1e-10  # the authors' early stop on the epoch-mean training loss
@@ -103,10 +103,17 @@ class RunResult:
     history_epochs: np.ndarray | None = None  # (R,) epochs of those rows (0 = initialisation)
     model: MLP | None = field(default=None, repr=False)  # the trained network, if keep_models
 
+    @property
+    def diverged(self) -> bool:
+        """Whether its losses or load curves hold a non-finite number (NaN from a blown-up network,
+        ±∞ from collapsed features, :mod:`springblock.separation`): no shape can be read from it."""
+        parts = [self.losses, *self.load_train.values(), *self.load_test.values()]
+        return not all(np.isfinite(np.asarray(v)).all() for v in parts)
+
     def arrays(self) -> dict[str, np.ndarray]:
         """Everything but the config and the model, as a flat dict of arrays (what is cached)."""
         out = {"test_acc": self.test_acc, "train_acc": self.train_acc, "losses": self.losses,
-               "epochs_run": self.epochs_run}
+               "epochs_run": self.epochs_run, "diverged": self.diverged}
         for split in ("train", "test"):
             out.update({f"load_{split}_{k}": v for k, v in getattr(self, f"load_{split}").items()})
         if self.history is not None:
@@ -347,7 +354,7 @@ def _train_stack(cfgs, splits, dev, dtype, num_classes, opts: dict, bar) -> list
 
 
 def train_networks(configs: Sequence[TrainConfig], data, device="cpu", record_every: int | None = None,
-                   progress=True, *, kinds: Sequence[str] = KINDS, dtype: torch.dtype = torch.float32,
+                   progress=True, *, kinds: Sequence[str] = MEASURED_KINDS, dtype: torch.dtype = torch.float32,
                    keep_models: bool = False, on_result: Callable[[int, RunResult], None] | None = None,
                    rows_per_chunk: int | None = None) -> list[RunResult]:
     """Train every network in ``configs`` on ``data``; return one :class:`RunResult` each, in order.
@@ -363,7 +370,7 @@ def train_networks(configs: Sequence[TrainConfig], data, device="cpu", record_ev
     dev, num_classes = check_run(configs, data, device)
     record_every = validate.optional_integer("record_every", record_every, 1)
     for k in kinds:
-        validate.choice("kinds", k, ("trace", "pinv", "inverse"))
+        validate.choice("kinds", k, separation.KINDS)
     splits = tensors(data, dev, dtype)
     opts = dict(record_every=record_every, kinds=tuple(kinds), keep_models=keep_models,
                 rows=rows_per_chunk or ROWS_PER_CHUNK[dev.type])

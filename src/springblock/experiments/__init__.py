@@ -1,6 +1,10 @@
-"""The book's experiments, one module per family. Each function takes its settings explicitly (the
-chapters pass ``springblock.scales.settings(name, scale)``) and returns plain results; everything
-expensive goes through :func:`springblock.results.run`, so it is cached, resumable and keyed.
+"""The book's experiments, one module per family, and :func:`compute`, the one way to run one by name.
+
+Each function takes its settings explicitly and returns plain results; everything expensive goes
+through :func:`springblock.results.run`, so it is cached, resumable and keyed. :func:`compute`
+looks a name up in ``springblock.scales.EXPERIMENTS``, applies the scale's settings and runs the
+function under one explicit :class:`~springblock.results.RunContext` (device, seed, scale, cache
+root, executor, cached-only, progress): chapters, the ledger and the command line all go through it.
 
 * :mod:`.mlp` — the one experiment for the engine's MLPs (cached per network)
 * :mod:`.fig1` — Fig. 1 phase-diagram panels and Fig. 4 (left) training dynamics
@@ -10,3 +14,39 @@ expensive goes through :func:`springblock.results.run`, so it is cached, resumab
 * :mod:`.chain_fits` — spring chains fitted to networks' load dynamics
 * :mod:`.control` — load-guided dropout
 """
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+from .. import results, scales, validate
+
+
+def names() -> tuple[str, ...]:
+    """Every experiment :func:`compute` can run, in the registry's order (chapter by chapter)."""
+    return tuple(n for n, e in scales.EXPERIMENTS.items() if not e.inputs())
+
+
+def compute(name: str, ctx: results.RunContext | None = None, **overrides: Any) -> Any:
+    """The result of experiment ``name`` at ``ctx.scale`` (stored results read, missing computed).
+
+    ``overrides`` replace single settings (``seeds=3``); a name the experiment's function does not
+    take is refused before any work. The context's device, seed and progress are passed to the
+    function where it takes them; its cache root, executor and cached-only flag reach every cached
+    call inside it (:func:`springblock.results.using`), so no module state or environment is changed.
+    """
+    ctx = results.RunContext() if ctx is None else ctx
+    validate.choice("name", name, names())
+    entry = scales.EXPERIMENTS[name]
+    fn = entry.function()
+    params = inspect.signature(fn).parameters
+    unknown = sorted(set(overrides) - set(params))
+    if unknown:
+        raise ValueError(f"{name}: unknown setting(s) {unknown}; it takes {sorted(params)}")
+    kw = {**entry.args, **scales.settings(name, ctx.scale), **overrides}
+    for field in ("device", "seed", "progress", "scale"):
+        if field in params and field not in kw:
+            kw[field] = getattr(ctx, field)
+    with results.using(ctx):
+        return fn(**kw)

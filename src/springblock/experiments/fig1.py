@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import shape, validate
 from ..data import load_dataset
-from ..train import KINDS, NORMS, TrainConfig
+from ..train import MEASURED_KINDS, NORMS, TrainConfig
 from . import mlp
 
 SPLITS = ("train", "test")
@@ -58,6 +58,14 @@ class PanelResult:
     epochs_run: np.ndarray = field(repr=False)  # (A, V, S)
     norm: str = "batch"
     computed: int = 0  # cells trained in the call that made this (the rest came from the cache)
+    diverged: np.ndarray | None = field(default=None, repr=False)  # (A, V, S) networks left out: no finite load curve
+
+    def diverged_cells(self) -> list[tuple[int, int, int]]:
+        """(row, column, number of seeds) of every cell with networks left out of its averages."""
+        if self.diverged is None:
+            return []
+        counts = self.diverged.sum(2)
+        return [(int(i), int(j), int(counts[i, j])) for i, j in zip(*np.nonzero(counts))]
 
     def mean_load(self, split: str = "train", kind: str = "trace", seeds: int | None = None) -> np.ndarray:
         """Seed-averaged load curves (A, V, L+1): D is averaged first, the shape taken after.
@@ -137,9 +145,17 @@ def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], s
         arr = np.stack([np.asarray(f[name], dtype=float) for f in found])
         return arr.reshape(*shape_, *arr.shape[1:])
 
-    load = {f"{split}_{kind}": grid(f"load_{split}_{kind}") for split in SPLITS for kind in KINDS}
+    load = {f"{split}_{kind}": grid(f"load_{split}_{kind}") for split in SPLITS for kind in MEASURED_KINDS}
+    # a network whose load curve is not finite (blown up, or collapsed features) has no shape: it is
+    # left out of every seed average, and counted (PanelResult.diverged), never averaged in silently
+    diverged = np.zeros(shape_, bool)
+    for v in load.values():
+        diverged |= ~np.isfinite(v).all(-1)
+    for v in load.values():
+        v[diverged] = np.nan
     return PanelResult(PANELS[panel], np.array(alphas, float), np.array(values, float), np.array(seed_list),
-                       grid("test_acc"), grid("train_acc"), load, grid("epochs_run"), norm, found.computed)
+                       grid("test_acc"), grid("train_acc"), load, grid("epochs_run"), norm, found.computed,
+                       diverged)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,13 +196,18 @@ def run_dynamics(*, settings: dict, alpha: float, seeds, epochs: int, record_eve
 # ---------------------------------------------------------------------------------------------
 # The resize and the normalisation, measured on Fig. 1 cells
 # ---------------------------------------------------------------------------------------------
-def resize_comparison(panels: dict, *, alphas: Sequence[float], columns: Sequence[int], seeds, seed: int = 0,
-                      device="cpu", progress: bool = True, executor=None) -> dict:
+def resize_comparison(panels: dict | None = None, *, alphas: Sequence[float], columns: Sequence[int], seeds,
+                      seed: int = 0, scale: str = "default", device="cpu", progress: bool = True, executor=None) -> dict:
     """The same cells of every panel on data resized with and without antialiasing.
 
-    ``panels``: name -> that panel's settings (``values``, ``epochs``); the cells are rows ``alphas``
-    × the panel's columns at positions ``columns``. Returns ``{(name, antialias): PanelResult}``.
-    Cells of the default resize are shared with the full panels through the cache."""
+    ``panels``: name -> that panel's settings (``values``, ``epochs``; default: the four Fig. 1
+    panels at ``scale``); the cells are rows ``alphas`` × the panel's columns at positions
+    ``columns``. Returns ``{(name, antialias): PanelResult}``. Cells of the default resize are shared
+    with the full panels through the cache."""
+    if panels is None:
+        from .. import scales
+
+        panels = {name: scales.settings(f"fig1_{name}", scale) for name in PANELS}
     for name, s in panels.items():  # before any training
         for c in columns:
             validate.integer(f"columns (positions in the {name} panel)", c, 0, len(s["values"]) - 1)

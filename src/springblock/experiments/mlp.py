@@ -6,8 +6,8 @@ from typing import Sequence
 
 import torch
 
-from .. import results, validate
-from ..train import KINDS, TrainConfig, check_run, train_networks
+from .. import results, separation, validate
+from ..train import MEASURED_KINDS, TrainConfig, check_run, train_networks
 
 
 def _compute(configs, ctx, emit) -> None:
@@ -34,7 +34,7 @@ EXPERIMENT = results.Experiment("mlp", code=("springblock.experiments.mlp",), co
 
 
 def train(configs: Sequence[TrainConfig], data, *, device="cpu", dtype: torch.dtype = torch.float32,
-          record_every: int | None = None, kinds: Sequence[str] = KINDS, progress: bool = True,
+          record_every: int | None = None, kinds: Sequence[str] = MEASURED_KINDS, progress: bool = True,
           label: str | None = None, executor=None, root=None, cached_only: bool = False) -> list[dict]:
     """Results of ``configs`` on ``data`` (one dict of arrays per network, in order): stored ones
     read, missing ones trained together by the engine and stored as each finishes.
@@ -47,7 +47,7 @@ def train(configs: Sequence[TrainConfig], data, *, device="cpu", dtype: torch.dt
     configs = list(configs)
     check_run(configs, data, device)  # configs, data and device refused before any work
     record_every = validate.optional_integer("record_every", record_every, 1)
-    kinds = [validate.choice("kinds", k, ("trace", "pinv", "inverse")) for k in kinds]
+    kinds = [validate.choice("kinds", k, separation.KINDS) for k in kinds]
     cells = [{"network": c.asdict(), "record_every": record_every, "kinds": kinds} for c in configs]
     return results.run(EXPERIMENT, cells, data=data, device=device, dtype=dtype, progress=progress,
                        label=label, executor=executor, root=root, cached_only=cached_only)
