@@ -8,7 +8,7 @@ import pytest
 
 from springblock import results, scales
 from springblock.experiments import architectures, chain_fits, chain_grids, control, fig1, protocols
-from springblock.train import KINDS
+from springblock.train import MEASURED_KINDS as KINDS
 
 L1 = 8  # D_0..D_7: the paper's MLP and the seven-block chain
 
@@ -314,3 +314,25 @@ def test_chain_fits_on_synthetic_dynamics(isolated_cache):
     assert out["at_bound"].shape == (2, len(out["bound_names"])) and out["at_bound"].dtype == bool
     assert finite(out["fitted"], out["params"], out["r2"]) and (out["r2"] <= 1).all()
     again_from_cache(lambda: chain_fits.chain_fits(history, epochs, **s), out)
+
+
+def test_networks_without_a_finite_load_curve_are_left_out_and_counted(monkeypatch):
+    from springblock.experiments import mlp
+
+    def fake_train(cfgs, data, **kw):  # two seeds per cell; one network of the first cell collapsed
+        out = []
+        for i, c in enumerate(cfgs):
+            curve = np.linspace(2.0, 1.0, 8) + 0.01 * i
+            if i == 1:
+                curve[3:] = np.inf
+            out.append({"test_acc": np.array(90.0), "train_acc": np.array(95.0), "epochs_run": np.array(c.epochs),
+                        **{f"load_{sp}_{k}": curve for sp in fig1.SPLITS for k in KINDS}})
+        res = results.Results(out)
+        return res
+
+    monkeypatch.setattr(mlp, "train", fake_train)
+    r = fig1.run_panel("noise", alphas=(0.0,), values=(0.1, 0.0), seeds=2, epochs=1,
+                       data=__import__("springblock.data", fromlist=["x"]).load_dataset("mnist"))
+    assert r.diverged_cells() == [(0, 0, 1)]
+    assert np.isfinite(r.mean_load()).all()  # the other seed's curve alone, not inf
+    np.testing.assert_allclose(r.mean_load()[0, 0], np.linspace(2.0, 1.0, 8))

@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from springblock import plotting, scales  # noqa: E402
 from springblock.experiments import fig1  # noqa: E402
 from springblock.plotting import style  # noqa: E402
-from springblock.train import KINDS  # noqa: E402
+from springblock.train import MEASURED_KINDS as KINDS  # noqa: E402
 
 
 def panel_result(name, rows=3, cols=4, seeds=2, layers=8, rng=np.random.default_rng(0)):

@@ -6,7 +6,7 @@ import torch
 
 from springblock import separation as sep
 
-KINDS = ("trace", "pinv", "inverse")
+KINDS = sep.KINDS
 
 
 def blobs(n=60, d=5, c=3, spread=1.0, seed=0, dtype=torch.float64):
@@ -247,6 +247,26 @@ def test_coinciding_class_means_are_no_separation():
         assert sep.data_separation(x, labels, "trace").item() == math.inf
         assert sep.data_separation(x, labels, "pinv").item() == math.inf
         assert sep.data_separation(x, labels, "inverse").item() == -math.inf  # the inverse grows with separation
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("value", [0.0, 1.0, 0.1, -0.002, 2.5e7, 1e-30])
+def test_constant_features_are_no_separation_whatever_the_constant(value, dtype):
+    # 0.1 and -0.002 are not exact in binary: their computed means leave round-off "spread" that
+    # used to be read as structure (D = -inf for 0.1, -75.9 for -0.002 in float64)
+    labels = torch.arange(2560) % 10
+    x = torch.full((2560, 100), value, dtype=dtype)
+    for kind, none in (("trace", math.inf), ("pinv", math.inf), ("inverse", -math.inf)):
+        assert sep.data_separation(x, labels, kind).item() == none
+
+
+def test_round_off_spread_is_no_spread_but_small_real_spread_counts():
+    labels = torch.arange(400) % 4
+    x, _ = blobs(n=400, d=6, c=4, seed=5)
+    tiny = 1e-9 * x + 0.1  # a real spread, 1e-8 of the magnitude: above float64 round-off
+    assert math.isfinite(sep.data_separation(tiny, labels).item())
+    assert sep.data_separation(tiny, labels).item() == pytest.approx(sep.data_separation(x, labels).item(), rel=1e-5)
+    assert sep.data_separation(tiny.float(), labels).item() == math.inf  # in float32 it is below round-off
 
 
 def test_classes_on_their_own_points_are_perfect_separation():

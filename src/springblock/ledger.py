@@ -1,73 +1,104 @@
 """Every claim of the paper evaluated on the book's results: what the ledger page shows.
 
-:func:`gather` obtains every result the chapters compute — through the same experiment functions and
-settings, so on a built book everything comes from the cache — and :func:`evaluate_all` runs every
-claim of :mod:`springblock.claims` on them.
+:func:`gather` obtains every result the claims read through :func:`springblock.experiments.compute`
+— the same named experiments and settings the chapters use, so on a built book everything comes from
+the cache (or, at scale paper, from the shipped results). With ``cached_only`` nothing is computed:
+a result that is not stored is simply absent, and the claims that need it have no verdict at that
+scale. :func:`rows` evaluates every claim and its counterfactual and says, per row, which
+experiments it rests on, at what budget and where their settings come from.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import numpy as np
-import pandas as pd
 
-from . import analysis, claims, scales
-from .experiments import architectures, chain_fits, chain_grids, control, fig1, protocols
+from . import analysis, claims, experiments, results, scales
+
+FIG1 = tuple(f"fig1_{n}" for n in ("noise", "lr", "dropout", "batch"))
+
+# gather()'s results: name -> (the experiments it is computed with, how, from the results before it)
+_Build = Callable[[Callable, dict, results.RunContext], object]
 
 
-def _cifar(scale, device, seed):
+def _panels(get, out, ctx):
+    return {n.split("_", 1)[1]: get(n) for n in FIG1}
+
+
+def _stats(get, out, ctx):
+    boot = scales.settings("gen_accuracy", ctx.scale)
+    return {n: analysis.accuracy_vs_shape(r.test_acc, r.load["train_trace"], seed=ctx.seed, **boot)
+            for n, r in out["panels"].items()}
+
+
+def _without(get, out, ctx):
+    return {n: analysis.accuracy_vs_shape(r.test_acc[:-1], r.load["train_trace"][:-1], n_boot=0)
+            for n, r in out["panels"].items()}
+
+
+def _train_test(get, out, ctx):
+    panels = out["panels"]
+    L1 = next(iter(panels.values())).load["train_trace"].shape[-1]
+    pooled = {sp: np.concatenate([r.mean_load(sp).reshape(-1, L1) for r in panels.values()]) for sp in ("train", "test")}
+    return analysis.compare_shapes(pooled["train"], pooled["test"])
+
+
+def _cifar(get, out, ctx):
     try:
-        return {key: architectures.dataset_diagram(**scales.settings(key, scale), device=device, seed=seed, progress=False)
-                for key in ("gen_cifar_dropout", "gen_cifar_lr")}
-    except FileNotFoundError:
+        return {n: get(n) for n in ("gen_cifar_dropout", "gen_cifar_lr")}
+    except FileNotFoundError:  # the data cannot be shipped or downloaded here
         return None
 
 
-def gather(scale: str, device: str = "cpu", seed: int = 0) -> dict:
-    """The named results every claim needs, at ``scale`` (cached results are read, not recomputed)."""
-    s = lambda name: scales.settings(name, scale)  # noqa: E731
-    kw = dict(device=device, seed=seed, progress=False)
-    panels = {n: fig1.run_panel(n, **s(f"fig1_{n}"), **kw) for n in fig1.PANELS}
-    grids = {n: s(f"fig1_{n}") for n in fig1.PANELS}
-    boot = s("gen_accuracy")
-    stats = {n: analysis.accuracy_vs_shape(r.test_acc, r.load["train_trace"], seed=seed, **boot) for n, r in panels.items()}
-    without = {n: analysis.accuracy_vs_shape(r.test_acc[:-1], r.load["train_trace"][:-1], n_boot=0) for n, r in panels.items()}
-    out = dict(panels=panels, stats=stats, without=without, norms=fig1.norm_comparison(**s("fig1_norm"), **kw),
-               resize=fig1.resize_comparison(grids, **s("fig1_resize"), **kw), dyn=fig1.run_dynamics(**s("fig4_dynamics"), **kw),
-               demo=protocols.separation_demo(**s("separation"), device=device, seed=seed))
-    chains = dict(seed=seed)
-    out.update(sim=chain_grids.fig2_simulation(**s("chain_fig2"), **chains), eq7=chain_grids.eq7_check(**s("chain_eq7")),
-               phase=chain_grids.phase_diagram(**s("chain_phase"), **chains),
-               second=chain_grids.phase_diagram(**s("chain_second_order"), **chains),
-               sweep=chain_grids.noise_sweep(**s("chain_noise"), **chains),
-               bounded=chain_grids.bounded_vs_gaussian(**s("chain_bounded"), **chains),
-               chain_dyn=chain_grids.load_dynamics(**s("chain_dynamics"), **chains),
-               lang=chain_grids.langevin(**s("chain_langevin"), **chains),
-               mu_r=s("chain_noise")["mu_r"], mu_l=s("chain_noise")["mu_l"])
-    L1 = next(iter(panels.values())).load["train_trace"].shape[-1]
-    pooled = {sp: np.concatenate([r.mean_load(sp).reshape(-1, L1) for r in panels.values()]) for sp in ("train", "test")}
-    out["tt"] = analysis.compare_shapes(pooled["train"], pooled["test"])
-    out["dw"] = architectures.depth_width(**s("gen_depth_width"), **kw)
-    out["dw_stats"] = [analysis.accuracy_vs_shape(d["acc"], d["load"], n_boot=0) for d in out["dw"]["diagrams"]]
-    out["fashion"] = architectures.dataset_diagram(**s("gen_fashion"), **kw)
-    out["fashion_sgd"] = architectures.dataset_diagram(**s("gen_fashion_sgd"), **kw)
-    out["cifar"] = _cifar(scale, device, seed)
-    out["mc"] = architectures.metric_comparison(**s("gen_metrics"), **kw)
-    rows = []
-    for i, a in enumerate(panels["dropout"].alphas):
-        tr = np.concatenate([r.mean_load("train", "trace")[i] for r in panels.values()])
-        pi = np.concatenate([r.mean_load("train", "pinv")[i] for r in panels.values()])
-        m = analysis.compare_shapes(tr, pi)
-        rows.append({"α": a, "r": m["pearson"], "same": 100 * m["same_shape"]})
-    out["metric_rows"] = pd.DataFrame(rows).set_index("α")
-    out.update(cnn=protocols.cnn_dropout(**s("gen_cnn"), device=device, seed=seed),
-               lin=protocols.linear_orthogonal(**s("gen_linear"), device=device, seed=seed),
-               reg=protocols.regression_load(**s("gen_regression"), device=device, seed=seed),
-               pr=protocols.torchvision_probe(**s("gen_probe"), device=device, seed=seed + 1),
-               ctl=control.compare_with_fixed(**s("gen_control"), device=device, seed=seed))
-    out["fits"] = chain_fits.chain_fits(out["dyn"].history, out["dyn"].epochs, **s("gen_chainfit"), seed=seed)
-    return out
+def _analysis(name, ctx, *inputs):
+    """An analysis of other results (not an experiment to run by name), at ``ctx``'s scale and seed."""
+    with results.using(ctx):
+        return scales.EXPERIMENTS[name].function()(*inputs, **scales.settings(name, ctx.scale), seed=ctx.seed)
 
 
-_INPUTS = {  # claim id -> {argument: key in gather()'s result}
+def _stored(name: str) -> tuple[tuple[str, ...], _Build]:
+    """An input that is one experiment's result as stored."""
+    return (name,), lambda get, out, ctx: get(name)
+
+
+BUILDS: dict[str, tuple[tuple[str, ...], _Build]] = {
+    "panels": (FIG1, _panels),
+    "stats": (FIG1, _stats),
+    "without": (FIG1, _without),
+    "tt": (FIG1, _train_test),
+    "norms": _stored("fig1_norm"),
+    "resize": (("fig1_resize", *FIG1), lambda get, out, ctx: get("fig1_resize")),  # the panels' grids at ctx.scale
+    "dyn": _stored("fig4_dynamics"),
+    "demo": _stored("separation"),
+    "sim": _stored("chain_fig2"),
+    "eq7": _stored("chain_eq7"),
+    "phase": _stored("chain_phase"),
+    "second": _stored("chain_second_order"),
+    "sweep": _stored("chain_noise"),
+    "bounded": _stored("chain_bounded"),
+    "chain_dyn": _stored("chain_dynamics"),
+    "lang": _stored("chain_langevin"),
+    "mu_r": (("chain_noise",), lambda get, out, ctx: scales.settings("chain_noise", ctx.scale)["mu_r"]),
+    "mu_l": (("chain_noise",), lambda get, out, ctx: scales.settings("chain_noise", ctx.scale)["mu_l"]),
+    "dw": _stored("gen_depth_width"),
+    "dw_stats": (("gen_depth_width",), lambda get, out, ctx: [analysis.accuracy_vs_shape(d["acc"], d["load"], n_boot=0)
+                                                              for d in out["dw"]["diagrams"]]),
+    "fashion": _stored("gen_fashion"),
+    "fashion_sgd": _stored("gen_fashion_sgd"),
+    "cifar": (("gen_cifar_dropout", "gen_cifar_lr"), _cifar),
+    "mc": _stored("gen_metrics"),
+    "cnn": _stored("gen_cnn"),
+    "lin": _stored("gen_linear"),
+    "reg": _stored("gen_regression"),
+    "pr": _stored("gen_probe"),
+    "ctl": _stored("gen_control"),
+    "fits": (("fig4_dynamics", "gen_chainfit"), lambda get, out, ctx: _analysis(
+        "gen_chainfit", ctx, out["dyn"].history, out["dyn"].epochs)),
+}
+_NEEDS = {"stats": "panels", "without": "panels", "tt": "panels", "dw_stats": "dw", "fits": "dyn"}
+
+INPUTS = {  # claim id -> {argument: name in gather()'s result}
     "net.relu_demo_concave": {"demo": "demo"}, "net.metrics_demo": {"demo": "demo"},
     "fig1.relu_concave": {"panels": "panels"}, "fig1.linear_convex": {"panels": "panels"},
     "fig1.noise_raises": {"panels": "panels"}, "fig1.alpha_raises": {"panels": "panels"},
@@ -83,15 +114,96 @@ _INPUTS = {  # claim id -> {argument: key in gather()'s result}
     "acc.linear_best": {"stats": "stats", "without": "without"}, "s4.train_test": {"tt": "tt"},
     "s56.depth_width": {"dw": "dw", "stats": "dw_stats"}, "s56.pattern": {"dw": "dw", "stats": "dw_stats"},
     "s7.fashion": {"fashion": "fashion", "fashion_sgd": "fashion_sgd"},
-    "s89.cifar": {"cifar": "cifar"}, "s1011.metrics": {"rows": "metric_rows", "mc": "mc"}, "s2.cnn": {"cnn": "cnn"},
+    "s89.cifar": {"cifar": "cifar"}, "s1011.metrics": {"panels": "panels", "mc": "mc"}, "s2.cnn": {"cnn": "cnn"},
     "fig5a.linear_net": {"lin": "lin"}, "s12.regression": {"reg": "reg"}, "beyond.probe": {"pr": "pr"},
     "beyond.chain_fit": {"fits": "fits"}, "beyond.controller": {"ctl": "ctl"},
 }
 
 
-def evaluate_all(results: dict) -> list:
-    """Every registered claim evaluated on ``results`` (from :func:`gather`), in registration order."""
-    missing = set(claims.CLAIMS) - set(_INPUTS)
+def gather(scale: str, device: str = "cpu", seed: int = 0, *, cached_only: bool = False, names=None) -> dict:
+    """The named results the claims need (all of :data:`BUILDS`, or ``names``) at ``scale``.
+
+    Stored results are read, missing ones computed — or, with ``cached_only``, left out (a name whose
+    results are not all stored is absent from the returned dict)."""
+    ctx = results.RunContext(cached_only=cached_only, device=device, seed=seed, scale=scale, progress=False)
+    memo: dict[str, object] = {}
+
+    def get(name, **overrides):
+        key = (name, tuple(sorted(overrides)))
+        if key not in memo:
+            memo[key] = experiments.compute(name, ctx, **overrides)
+        return memo[key]
+
+    wanted = set(BUILDS if names is None else [d for n in names for d in (n, _NEEDS.get(n)) if d])
+    out: dict[str, object] = {}
+    for name in (n for n in BUILDS if n in wanted):  # BUILDS lists what a result is built from first
+        if _NEEDS.get(name, name) in out or name not in _NEEDS:
+            try:
+                out[name] = BUILDS[name][1](get, out, ctx)
+            except results.MissingResults:
+                if not cached_only:
+                    raise
+    return out
+
+
+def evaluate_all(res: dict) -> list:
+    """Every registered claim whose inputs ``res`` holds, evaluated, in registration order."""
+    missing = set(claims.CLAIMS) - set(INPUTS)
     if missing:
         raise KeyError(f"claims without ledger inputs: {sorted(missing)}")
-    return [claims.evaluate(cid, **{arg: results[key] for arg, key in _INPUTS[cid].items()}) for cid in claims.CLAIMS]
+    return [claims.evaluate(cid, **_args(cid, res)) for cid in claims.CLAIMS if _has(cid, res)]
+
+
+def _args(cid: str, res: dict) -> dict:
+    return {arg: res[key] for arg, key in INPUTS[cid].items()}
+
+
+def _has(cid: str, res: dict) -> bool:
+    return all(key in res for key in INPUTS[cid].values())
+
+
+def experiments_of(cid: str) -> tuple[str, ...]:
+    """The experiments claim ``cid`` rests on."""
+    return tuple(dict.fromkeys(e for key in INPUTS[cid].values() for e in BUILDS[key][0]))
+
+
+def budget(cid: str, scale: str) -> str:
+    """What ``scale`` leaves out of the experiments claim ``cid`` rests on (one phrase per distinct budget)."""
+    phrases: dict[str, list[str]] = {}
+    for e in experiments_of(cid):
+        phrases.setdefault(scales.budget(e, scale), []).append(e)
+    return "; ".join(f"{', '.join(es)}: {b}" for b, es in phrases.items())
+
+
+def provenance(cid: str) -> str:
+    """Where the settings of the experiments claim ``cid`` rests on come from."""
+    return "; ".join(dict.fromkeys(f"{e}: {scales.SOURCES[e]}" for e in experiments_of(cid)))
+
+
+@dataclass(frozen=True)
+class Row:
+    """One claim on the ledger page."""
+
+    outcome: claims.Outcome
+    counterfactual: str  # the verdict on the claim's counterfactual (must read "not reproduced")
+    budget: str
+    provenance: str
+    paper_scale: str | None = None  # the verdict at scale paper where its results are stored, else None
+
+    @property
+    def differs(self) -> bool:
+        return self.paper_scale is not None and self.paper_scale != self.outcome.verdict
+
+
+def rows(res: dict, scale: str, paper_res: dict | None = None) -> list[Row]:
+    """The ledger: every claim on ``res`` (at ``scale``), its counterfactual, budget and provenance,
+    and its verdict on ``paper_res`` (the paper-scale results, e.g. ``gather("paper", cached_only=True)``)."""
+    out = []
+    for o in evaluate_all(res):
+        cid = o.claim.id
+        cf = claims.evaluate_counterfactual(cid, **_args(cid, res)).verdict
+        paper = None
+        if paper_res is not None and scale != "paper" and _has(cid, paper_res):
+            paper = claims.evaluate(cid, **_args(cid, paper_res)).verdict
+        out.append(Row(o, cf, budget(cid, scale), provenance(cid), paper))
+    return out

@@ -66,12 +66,22 @@ def execute_chapters(
     return times
 
 
-def glue_outcome(prefix: str, outcome) -> None:
-    """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``."""
+def glue_outcome(prefix: str, outcome, says: dict | None = None) -> None:
+    """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``,
+    its verdict as ``<prefix>_verdict`` and its parts, each with its verdict and numbers, as
+    ``<prefix>_parts``. ``says``: the sentence the chapter states for each verdict (at least the one
+    the numbers give), glued as ``<prefix>_says`` — so that a qualitative sentence is the claim's."""
     from myst_nb import glue
 
     for name, value in {**outcome.numbers, **outcome.texts}.items():
         glue(f"{prefix}_{name}", value, display=False)
+    glue(f"{prefix}_verdict", outcome.verdict, display=False)
+    glue(f"{prefix}_parts", "; ".join(f"{p.name}: {p.verdict} ({p.detail})" for p in outcome.parts), display=False)
+    if says is not None:
+        if outcome.verdict not in says:
+            raise KeyError(f"claim {outcome.claim.id}: no sentence for its verdict {outcome.verdict!r} "
+                           f"(the chapter has one for {sorted(says)})")
+        glue(f"{prefix}_says", says[outcome.verdict], display=False)
 
 
 def data_assets() -> list[dict]:
@@ -100,7 +110,7 @@ def environment() -> dict[str, str]:
     import numpy as np
 
     from . import __version__
-    from .hardware import cpu_model
+    from .devices import cpu_model
 
     env = {"springblock": __version__, "python": platform.python_version(), "numpy": np.__version__,
            "platform": platform.platform(), "processor": cpu_model(), "cpu cores": str(os.cpu_count())}

@@ -29,30 +29,71 @@ from .devices import DEVICES
 SCALES = ("quick", "default", "paper")
 
 
+AUTO = "auto"  # a chapter's scale: "paper" where every experiment it reads is shipped, else "default"
+
+
 @dataclass(frozen=True)
 class RunParams:
     """The validated contents of a chapter's ``parameters`` cell."""
 
     device: str  # "cpu" or "cuda"
-    scale: str  # "quick" | "default" | "paper"
+    scale: str  # "quick" | "default" | "paper" (an "auto" request resolved)
     seed: int  # base seed, >= 0
+    note: str = field(default="", compare=False)  # what "auto" chose and why (shown on the page)
 
 
-def check(device: str = "cpu", scale: str = "default", seed: int = 0) -> RunParams:
-    """Validate the parameters-cell values; raise ValueError naming the bad one."""
+def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiments: tuple[str, ...] = ()) -> RunParams:
+    """Validate the parameters-cell values; raise ValueError naming the bad one.
+
+    ``scale="auto"`` (what the README's book build uses) resolves to "paper" when every one of
+    ``experiments`` — those the chapter reads — is held under the current code's keys by the shipped
+    results (or the cache), so the chapter shows the paper's budget without training; otherwise to
+    "default", the CPU budget. The choice and its reason are in ``note`` and shown on the page.
+    """
     from . import validate
 
     validate.choice("device", device, DEVICES)
-    validate.choice("scale", scale, SCALES)
+    validate.choice("scale", scale, SCALES + (AUTO,))
     seed = validate.integer("seed", seed, 0)
+    for name in experiments:
+        validate.choice("experiments", name, tuple(EXPERIMENTS))
     if device == "cuda":
         from .devices import resolve_device
 
         resolve_device(device)  # fail fast, before any work
+    note = ""
+    if scale == AUTO:
+        scale, note = _resolve(tuple(experiments))
+        _show(note)
     from . import results
 
     results.TAGS["scale"] = scale  # the run log says at which scale results were computed
-    return RunParams(device, scale, seed)
+    return RunParams(device, scale, seed, note)
+
+
+def _resolve(experiments: tuple[str, ...]) -> tuple[str, str]:
+    from . import fill
+
+    if not experiments:
+        return "default", "This chapter runs at the CPU budget (scale `default`)."
+    rows = fill.status("paper", names=experiments)
+    missing = [r.experiment for r in rows if r.missing != 0]
+    if not missing:
+        return "paper", ("This chapter is drawn at the paper's scale (its grids and seeds), from the paper-scale "
+                         "results that ship with the package: nothing was trained to build it.")
+    return "default", (f"This chapter runs at the CPU budget (scale `default`): the shipped paper-scale results do "
+                       f"not hold {', '.join(missing)} under the current code's keys yet.")
+
+
+def _show(note: str) -> None:
+    """Put ``note`` on the page when running in a notebook (nothing elsewhere)."""
+    try:
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        return
+    if get_ipython() is not None:
+        display(Markdown(f"*{note}*"))
 
 
 @dataclass(frozen=True)
@@ -62,10 +103,20 @@ class Entry:
     feeds: str  # "module:function" the merged settings are keyword arguments of
     paper: dict  # the paper's settings (its grids, seeds, epochs, constants)
     budgets: dict = field(default_factory=dict)  # scale -> the settings that scale overrides
+    args: dict = field(default_factory=dict)  # what names this instance of a shared function (a panel)
 
     def function(self) -> Callable:
         module, name = self.feeds.split(":")
         return getattr(importlib.import_module(module), name)
+
+    def inputs(self) -> tuple[str, ...]:
+        """Arguments the function needs besides its settings: other results (an analysis, not an
+        experiment to run by name), e.g. the accuracies and load curves it relates."""
+        import inspect
+
+        given = {*self.paper, *self.args}
+        return tuple(n for n, p in inspect.signature(self.function()).parameters.items()
+                     if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD and n not in given)
 
 
 FIG1_ALPHAS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Fig. 1 rows, top (ReLU) to bottom (linear)
@@ -93,13 +144,17 @@ EXPERIMENTS: dict[str, Entry] = {
                         {"quick": dict(seeds=1, epochs=20), "default": dict(seeds=3)}),
     # --- chapter 2: Fig. 1, the resize, the network without BatchNorm, Fig. 4 (left) -------
     "fig1_noise": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_NOISE_GRID, seeds=10, epochs=100),
-                        {"quick": dict(_QUICK_FIG1, values=(0.5, 0.0)), "default": _default_fig1(_NOISE_GRID)}),
+                        {"quick": dict(_QUICK_FIG1, values=(0.5, 0.0)), "default": _default_fig1(_NOISE_GRID)},
+                        args=dict(panel="noise")),
     "fig1_lr": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_LR_GRID, seeds=10, epochs=200),
-                     {"quick": dict(_QUICK_FIG1, values=(5e-2, 1e-3)), "default": _default_fig1(_LR_GRID)}),
+                     {"quick": dict(_QUICK_FIG1, values=(5e-2, 1e-3)), "default": _default_fig1(_LR_GRID)},
+                     args=dict(panel="lr")),
     "fig1_dropout": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_DROPOUT_GRID, seeds=10, epochs=100),
-                          {"quick": dict(_QUICK_FIG1, values=(0.2, 0.0)), "default": _default_fig1(_DROPOUT_GRID)}),
+                          {"quick": dict(_QUICK_FIG1, values=(0.2, 0.0)), "default": _default_fig1(_DROPOUT_GRID)},
+                          args=dict(panel="dropout")),
     "fig1_batch": Entry(_FIG1, dict(alphas=FIG1_ALPHAS, values=_BATCH_GRID, seeds=10, epochs=100),
-                        {"quick": dict(_QUICK_FIG1, values=(80, 640), epochs=3), "default": _default_fig1(_BATCH_GRID)}),
+                        {"quick": dict(_QUICK_FIG1, values=(80, 640), epochs=3), "default": _default_fig1(_BATCH_GRID)},
+                        args=dict(panel="batch")),
     # the resize measurement: both antialias settings on the same cells (rows `alphas` × the columns at
     # positions `columns` of each panel's grid at that scale)
     "fig1_resize": Entry("springblock.experiments.fig1:resize_comparison",
@@ -190,7 +245,7 @@ EXPERIMENTS: dict[str, Entry] = {
                      dict(protocol="resume", dropouts=(0.0, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64), pretrain_epochs=1000,
                           epochs=1000, seeds=10, lr=1e-4, batch_size=None),
                      {"quick": dict(dropouts=(0.0, 0.2), pretrain_epochs=2, epochs=1, seeds=1, lr=1e-3, batch_size=256),
-                      "default": dict(dropouts=(0.0, 0.04, 0.16, 0.64), pretrain_epochs=20, epochs=10, seeds=1, lr=1e-3,
+                      "default": dict(dropouts=(0.0, 0.04, 0.16, 0.64), pretrain_epochs=20, epochs=10, seeds=2, lr=1e-3,
                                       batch_size=256)}),
     "gen_linear": Entry("springblock.experiments.protocols:linear_orthogonal",  # Fig. 5(a): SGD at 1e-3
                         dict(names=("small lr", "large lr", "dropout"), lrs=(1e-3, 1e-1, 1e-3), dropouts=(0.0, 0.0, 0.2),
@@ -200,7 +255,7 @@ EXPERIMENTS: dict[str, Entry] = {
     "gen_regression": Entry("springblock.experiments.protocols:regression_load",  # S12: task not stated (ours)
                             dict(names=("lazy", "default", "dropout", "large lr"), lrs=(1e-4, 1e-3, 1e-3, 2e-2),
                                  dropouts=(0.0, 0.0, 0.2, 0.0), epochs=100, seeds=10),
-                            {"quick": dict(epochs=10, seeds=1), "default": dict(seeds=1)}),
+                            {"quick": dict(epochs=10, seeds=1), "default": dict(seeds=3)}),  # 3 seeds: S12 decidable
     "gen_probe": Entry("springblock.experiments.protocols:torchvision_probe",  # beyond the paper
                        dict(arch="resnet18", epochs=30, batch_size=128),
                        {"quick": dict(arch="mlp", epochs=5, batch_size=None),
@@ -215,6 +270,68 @@ EXPERIMENTS: dict[str, Entry] = {
                          {"quick": dict(dropouts=(0.0, 0.1), seeds=1, epochs=20, start=5),
                           "default": dict(dropouts=(0.0, 0.05, 0.1, 0.2), seeds=2)}),
 }
+
+
+# Where each experiment's "paper" settings come from: the paper's text (its supplement included), the
+# authors' code, or the book's own choice where neither says. The ledger and the reconstruction page
+# read this; it is the one place the provenance is written.
+PAPER_TEXT, AUTHORS_CODE, BOOK_GUESS = "the paper's text", "the authors' code", "the book's choice"
+SOURCES: dict[str, str] = {
+    "separation": f"{BOOK_GUESS} (a demonstration)",
+    "fig1_noise": f"{PAPER_TEXT} (grid, 10 seeds, 100 epochs)",
+    "fig1_lr": f"{PAPER_TEXT} (grid, 10 seeds); 200 epochs from {AUTHORS_CODE} (the supplement says 100)",
+    "fig1_dropout": f"{PAPER_TEXT} (grid, 10 seeds, 100 epochs)",
+    "fig1_batch": f"{PAPER_TEXT} (grid, 10 seeds, 100 epochs)",
+    "fig1_resize": f"{BOOK_GUESS} (antialiasing is not stated)",
+    "fig1_norm": f"{PAPER_TEXT} (c_σ in place of BatchNorm); the grid is {BOOK_GUESS}",
+    "fig4_dynamics": f"{PAPER_TEXT} (the three settings); α and the epochs are {BOOK_GUESS}",
+    "chain_eq7": f"{BOOK_GUESS} (a check of Eq. 7)",
+    "chain_fig2": f"{AUTHORS_CODE} (their notebook; the figure's own parameters are not stated)",
+    "chain_phase": f"{BOOK_GUESS} (Fig. 3's grid is not stated)",
+    "chain_second_order": f"{BOOK_GUESS} (S13's parameters are not stated)",
+    "chain_explorer": f"{BOOK_GUESS}",
+    "chain_noise": f"{BOOK_GUESS}",
+    "chain_bounded": f"{BOOK_GUESS}",
+    "chain_dynamics": f"{BOOK_GUESS} (noise levels chosen to show the three shapes)",
+    "chain_langevin": f"{AUTHORS_CODE} (their S14 notebook); the grid is {BOOK_GUESS}",
+    "gen_accuracy": f"{BOOK_GUESS}",
+    "gen_depth_width": f"{BOOK_GUESS} (S5/S6's depths, widths and grids are not stated)",
+    "gen_fashion": f"{PAPER_TEXT} (Fig. 1(c) on Fashion-MNIST)",
+    "gen_fashion_sgd": f"{BOOK_GUESS} (S7(b)'s optimizer is not named)",
+    "gen_cifar_dropout": f"{PAPER_TEXT} (Fig. 1(c) on CIFAR-10); the resolution is {BOOK_GUESS}",
+    "gen_cifar_lr": f"{PAPER_TEXT} (Fig. 1(b) on CIFAR-10); the resolution is {BOOK_GUESS}",
+    "gen_metrics": f"{BOOK_GUESS} (S10/S11's grids are not stated)",
+    "gen_cnn": f"{PAPER_TEXT} (dropout after convergence); rates and epochs are {BOOK_GUESS}, the optimizer {AUTHORS_CODE}",
+    "gen_linear": f"{PAPER_TEXT} (Fig. 5(a)'s setting, after its ref. [41]); the steps are {BOOK_GUESS}",
+    "gen_regression": f"{BOOK_GUESS} (S12's task is not stated)",
+    "gen_probe": f"{BOOK_GUESS} (beyond the paper)",
+    "gen_chainfit": f"{BOOK_GUESS} (beyond the paper)",
+    "gen_control": f"{BOOK_GUESS} (beyond the paper)",
+}
+# the settings a row's budget names, when a scale changes them
+_BUDGET_KEYS = ("seeds", "epochs", "realisations", "values", "alphas", "dropouts", "depths", "widths", "columns",
+                "steps", "n_sigma", "mu_r", "sigma", "eps_grid", "bounds", "pretrain_epochs", "lrs", "batch_size", "lr")
+
+
+def _size(v) -> str:
+    return str(len(v)) if isinstance(v, (tuple, list)) else f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def budget(name: str, scale: str) -> str:
+    """What ``scale`` changes in experiment ``name`` against the paper's settings, in a phrase
+    ("seeds 1 (paper 10), values 4 of 8"), or "the full settings" when it changes none."""
+    here, full = settings(name, scale), settings(name, "paper")
+    out = []
+    for k in _BUDGET_KEYS:
+        if k in full and here.get(k) != full[k]:
+            a, b = here.get(k), full[k]
+            if isinstance(b, (tuple, list)):
+                out.append(f"{k} {len(a)} of {len(b)}" if isinstance(a, (tuple, list)) and len(a) != len(b)
+                           else f"{k} {', '.join(map(str, a))} (paper: {', '.join(map(str, b))})" if len(b) <= 4
+                           else f"other {k}")
+            else:
+                out.append(f"{k} {_size(a)} (paper {_size(b)})")
+    return ", ".join(out) or "the full settings"
 
 
 def settings(name: str, scale: str) -> Mapping[str, Any]:
