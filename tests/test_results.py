@@ -266,3 +266,14 @@ def test_agreement_is_bitwise_or_within_a_few_float32_ulp():
     assert not results.agreement(stored, {**same, "load": np.array([1.5])})[0]
     assert results.agreement(stored, {"load": stored["load"], "names": stored["names"]})[1].startswith(
         "DIFFERENT: arrays ['epochs']")
+
+
+def test_a_cpu_result_from_another_cpu_type_is_not_expected_to_recompute_bitwise():
+    here = results.cpu_type()
+    assert results.other_cpu({"device_name": here["device_name"]}) is None
+    assert results.other_cpu({**here}) is None
+    assert results.other_cpu({}) is None  # nothing recorded: assumed comparable
+    why = results.other_cpu({"device_name": "Some Other CPU", "cpu_capability": here["cpu_capability"]})
+    assert why.startswith("computed on another CPU type (Some Other CPU here ")
+    assert "cpu_capability" not in why and "bitwise recomputation needs the same type" in why
+    assert results.other_cpu({"device_name": here["device_name"], "cpu_capability": "SSE2"}) is not None

@@ -287,7 +287,8 @@ def test_degenerate_entries_of_a_batch_do_not_affect_the_others():
     for kind, (none, perfect) in {"trace": (math.inf, -math.inf), "pinv": (math.inf, -math.inf),
                                   "inverse": (-math.inf, math.inf)}.items():
         got = sep.data_separation(batch, labels, kind)
-        assert got[0] == sep.data_separation(x, labels, kind)
+        # to rounding: how a batch is reduced depends on its size and on the CPU's BLAS code path
+        torch.testing.assert_close(got[0], sep.data_separation(x, labels, kind), rtol=1e-12, atol=0)
         assert got[1].item() == none and got[2].item() == perfect
         torch.testing.assert_close(sep.load_curves(batch[:, None], labels, (kind,))[kind][:, 0], got)
 

@@ -145,7 +145,8 @@ def _alive(pid: int) -> bool:
 
 
 def clean_orphans(folder: Path, dry_run: bool = False) -> list[Path]:
-    """Remove temporary files whose writer is gone (same host, dead pid) or that are over a day old.
+    """Remove temporary files whose writer is gone (this host, dead pid) or, written on another
+    host, that are over a day old; a live writer's file on this host is never removed.
 
     Returns them; with ``dry_run`` only finds them."""
     removed = []
@@ -153,8 +154,9 @@ def clean_orphans(folder: Path, dry_run: bool = False) -> list[Path]:
         parts = tmp.name.rsplit(".", 3)  # ".<name>.<host>.<pid>.<random>.tmp" -> [..., pid, random, tmp]
         host, pid = (parts[0].rsplit(".", 1)[-1], parts[1]) if len(parts) == 4 else (None, None)
         try:
-            old = time.time() - tmp.stat().st_mtime > ORPHAN_AGE_S
-            dead = host == _HOST and pid is not None and pid.isdigit() and not _alive(int(pid))
+            mine = host == _HOST and pid is not None and pid.isdigit()
+            dead = mine and not _alive(int(pid))
+            old = not mine and time.time() - tmp.stat().st_mtime > ORPHAN_AGE_S  # another host's: by age
             if old or dead:
                 if not dry_run:
                     tmp.unlink()
@@ -162,6 +164,105 @@ def clean_orphans(folder: Path, dry_run: bool = False) -> list[Path]:
         except (FileNotFoundError, ValueError):
             continue
     return removed
+
+
+class KeyLock:
+    """One result's lock (``filelock``; the operating system drops it when its holder dies) with a
+    note beside it, ``<key>.lock.holder``, saying who holds it: pid, host, since when, command. A
+    waiter reads the note to say whom it waits for; a note whose process is gone is ignored."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.holder_path = self.path.with_name(self.path.name + ".holder")
+        self._lock = FileLock(self.path)
+
+    def acquire(self, timeout: float = -1) -> "KeyLock":
+        """Take the lock (raise ``filelock.Timeout`` after ``timeout`` seconds; -1 waits forever)."""
+        self._lock.acquire(timeout=timeout)
+        note = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.strftime("%Y-%m-%dT%H:%M:%S"),
+                "command": " ".join(sys.argv)[:200]}
+        try:
+            self.holder_path.write_text(json.dumps(note))
+        except OSError:  # the note is a courtesy; the lock itself is what excludes
+            pass
+        return self
+
+    def release(self) -> None:
+        if self._lock.is_locked:
+            self.holder_path.unlink(missing_ok=True)
+        self._lock.release()
+
+    @property
+    def is_locked(self) -> bool:
+        return self._lock.is_locked
+
+    def __enter__(self) -> "KeyLock":
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def holder(self) -> str:
+        """Who holds the lock, in words (from its note), or "an unknown process"."""
+        try:
+            note = json.loads(self.holder_path.read_text())
+            pid, host = int(note["pid"]), str(note["host"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return "an unknown process"
+        state = ""
+        if host == socket.gethostname():
+            state = "" if _alive(pid) else ", which has exited"
+            if not state and _stopped(pid):
+                state = ", which is stopped (suspended: resume it with `kill -CONT`, or end it)"
+        return f"pid {pid} on {host} since {note.get('since', '?')}{state} ({note.get('command', '')})"
+
+    def held(self) -> bool:
+        """Whether another process holds the lock now (tries to take it without waiting)."""
+        try:
+            self._lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        self._lock.release()
+        return False
+
+
+def _stopped(pid: int) -> bool:
+    """Whether process ``pid`` on this host is stopped (SIGSTOP, Ctrl-Z): Linux's /proc says so."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return bool(fields) and fields[0] in ("T", "t")
+
+
+def wait_for(locks: Mapping[Any, KeyLock], ready: Callable[[Any], None], *, notice_after: float = 5.0,
+             every: float = 60.0, poll: float = 0.2, say: Callable[[str], None] | None = None) -> None:
+    """Wait for other processes' results: call ``ready(item)`` (under its lock) as soon as each
+    lock is free, in whatever order they free up, so one stuck writer does not hold back the rest.
+    After ``notice_after`` seconds, and then every ``every`` seconds, ``say`` who holds what is
+    still awaited (default: a warning)."""
+    say = say or (lambda text: warnings.warn(text, stacklevel=3))
+    todo, start, last = dict(locks), time.monotonic(), None
+    while todo:
+        for item, lock in list(todo.items()):
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue
+            try:
+                ready(item)
+            finally:
+                lock.release()
+            del todo[item]
+        if not todo:
+            return
+        now = time.monotonic()
+        if now - start >= notice_after and (last is None or now - last >= every):
+            last = now
+            first = next(iter(todo.values()))
+            say(f"springblock cache: waiting {now - start:.0f} s for {len(todo)} result(s) other processes are "
+                f"computing; {first.path.stem} is held by {first.holder()}")
+        time.sleep(poll)
 
 
 class Store:
@@ -175,10 +276,10 @@ class Store:
     def path(self, key: str) -> Path:
         return self.folder / f"{key}.npz"
 
-    def lock(self, key: str) -> FileLock:
+    def lock(self, key: str) -> "KeyLock":
         lock_dir = self.root / ".locks" / self.namespace
         lock_dir.mkdir(parents=True, exist_ok=True)
-        return FileLock(lock_dir / f"{key}.lock")
+        return KeyLock(lock_dir / f"{key}.lock")
 
     def save(self, key: str, arrays: Mapping[str, Any], provenance: Mapping[str, Any]) -> Path:
         """Store ``arrays`` with ``provenance`` (which must hold ``"key": key``) in one atomic file."""

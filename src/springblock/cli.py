@@ -33,27 +33,84 @@ The result cache is $SPRINGBLOCK_CACHE (default ~/.cache/springblock)."""
 def _add_run_params(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", choices=scales.DEVICES, help="where to compute (default: cpu)")
     p.add_argument("--scale", default="default", choices=scales.SCALES, help="experiment size (default: default)")
-    p.add_argument("--seed", type=int, default=0, help="base seed, >= 0 (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help=f"base seed, in [0, {scales.MAX_SEED}] (default: 0)")
 
 
-def _seeds(text: str) -> int:
+def _positive(text: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number of seeds >= 1, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
     return n
 
 
-def _executor(args):
-    if args.executor == "process":
+def _nonnegative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
+    if not 0 <= n <= scales.MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be in [0, {scales.MAX_SEED}], got {n}")
+    return n
+
+
+def _cache_root(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
+    return text
+
+
+def _existing_cache(root):
+    """``root`` for commands that read a cache: a folder named with --cache-dir must exist (the
+    default cache may not exist yet: it is then empty)."""
+    from pathlib import Path
+
+    if root is None:
         return None
+    base = Path(root)
+    if not base.exists():
+        raise ValueError(f"--cache-dir: {base} does not exist (no result cache there)")
+    if not base.is_dir():
+        raise ValueError(f"--cache-dir: {base} is not a folder")
+    return base
+
+
+_JOB_OPTIONS = {"jobs": "--jobs", "partition": "--partition", "time": "--time", "gpus_per_job": "--gpus-per-job",
+                "cpus_per_job": "--cpus-per-job", "mem_gb": "--mem-gb", "log_dir": "--log-dir"}
+
+
+def _executor(args):
+    """The submitit executor the options ask for (None: this process); options that would do
+    nothing in that context, or are out of range, are refused by name before any work."""
+    given = [flag for opt, flag in _JOB_OPTIONS.items() if getattr(args, opt) is not None]
+    if args.executor == "process":
+        if given:
+            raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to submitit jobs "
+                             "(--executor local or slurm); "
+                             "with --executor process everything runs in this process")
+        return None
+    for opt, lo in (("jobs", 1), ("time", 1), ("gpus_per_job", 0), ("cpus_per_job", 1), ("mem_gb", 1)):
+        value = getattr(args, opt)
+        if value is not None and value < lo:
+            raise ValueError(f"{_JOB_OPTIONS[opt]} must be >= {lo}, got {value}")
+    if args.executor == "local":
+        if args.partition is not None:
+            raise ValueError("--partition names a SLURM partition; it does nothing with --executor local")
+        if args.gpus_per_job:
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ValueError(f"--gpus-per-job {args.gpus_per_job}: this machine has no CUDA GPU for local jobs")
     from .executors import SubmititExecutor
 
-    return SubmititExecutor(kind=args.executor, jobs=args.jobs, partition=args.partition, time_min=args.time,
-                            gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb,
-                            folder=args.log_dir)
+    def value(opt, default):
+        return default if getattr(args, opt) is None else getattr(args, opt)
+
+    return SubmititExecutor(kind=args.executor, jobs=value("jobs", args.default_jobs), partition=args.partition,
+                            time_min=value("time", 60), gpus_per_job=value("gpus_per_job", 0),
+                            cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, folder=args.log_dir)
 
 
 FIGURES = {"fig1": tuple(f"fig1_{p}" for p in ("noise", "lr", "dropout", "batch")), "fig4": ("fig4_dynamics",)}
@@ -131,12 +188,21 @@ def _cmd_plot(args) -> int:
     matplotlib.use("Agg")
     from . import plotting
 
+    from pathlib import Path
+
     if args.figure not in FIGURES:
         raise ValueError(f"plot draws fig1 or fig4, got {args.figure!r}")
+    out = Path(args.out)
+    if out.is_dir() or args.out.endswith(("/", "\\")):
+        raise ValueError(f"--out {args.out} is a folder; name an image file (.png, .pdf or .svg)")
+    if out.suffix.lower() not in (".png", ".pdf", ".svg"):
+        raise ValueError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
+    if not out.parent.is_dir():
+        raise ValueError(f"--out: folder {out.parent} does not exist")
     res = _figure(args, cached_only=True)
     fig = plotting.dynamics_figure(res[0]) if args.figure == "fig4" else plotting.fig1_figure(res, split=args.split)
-    fig.savefig(args.out, dpi=150)
-    print(f"wrote {args.out}")
+    fig.savefig(out, dpi=150)
+    print(f"wrote {out}")
     return 0
 
 
@@ -151,7 +217,7 @@ def _cmd_book(args) -> int:
 def _cmd_cache(args) -> int:
     from . import inventory
 
-    root = args.cache_dir
+    root = _existing_cache(args.cache_dir) if args.action in ("ls", "verify", "prune", "export") else args.cache_dir
     if args.action == "ls":
         rows = inventory.listing(root)
         if not rows:
@@ -161,7 +227,14 @@ def _cmd_cache(args) -> int:
                   f"{r['bytes'] / 1e6:.1f} MB, devices {r['devices']}, newest {r['newest']}\n"
                   f"{'':>14}{textwrap.shorten(r['labels'], 100)}")
     elif args.action == "verify":
-        rows = inventory.verify(args.sample, root, seed=args.seed)
+        import secrets
+
+        seed = secrets.randbelow(2**31) if args.seed is None else args.seed
+        count = "every" if args.all else f"{args.sample} randomly chosen"
+        print(f"springblock cache: recomputing {count} current result(s), sample seed {seed} (replay: --seed {seed})")
+        rows = inventory.verify(None if args.all else args.sample, root, seed=seed)
+        if not rows:
+            print("no current results to verify")
         for r in rows:
             print(f"{r['experiment']:>12} {r['key']} ({r['label']}): {r['status']}")
         return 1 if any(not r.get("agrees", True) for r in rows) else 0
@@ -169,7 +242,8 @@ def _cmd_cache(args) -> int:
         out = inventory.prune(root, dry_run=args.dry_run)
         verb = "would remove" if args.dry_run else "removed"
         print(f"{verb}: {len(out['stale'])} stale, {len(out['unreadable'])} unreadable, "
-              f"{len(out['orphans'])} orphan temporary, {len(out['locks'])} lock file(s)")
+              f"{len(out['orphans'])} orphan temporary, {len(out['locks'])} lock file(s)"
+              + (f"; kept {len(out['held'])} lock(s) that running processes hold" if out["held"] else ""))
     elif args.action == "export":
         print(f"exported {inventory.export(args.path, root)} result(s) to {args.path}")
     elif args.action == "import":
@@ -242,13 +316,14 @@ def _cmd_shipped(args) -> int:
 def _add_executor_args(p: argparse.ArgumentParser, executor: str, jobs: int, where: str) -> None:
     g = p.add_argument_group("executors (submitit)")
     g.add_argument("--executor", default=executor, choices=("process", "local", "slurm"), help=where)
-    g.add_argument("--jobs", type=int, default=jobs, help=f"jobs to split the missing results into (default: {jobs})")
-    g.add_argument("--partition", default=None, help="SLURM partition")
-    g.add_argument("--time", type=int, default=60, help="time limit per job in minutes (default: 60)")
-    g.add_argument("--gpus-per-job", type=int, default=0, help="GPUs per job (default: 0)")
+    g.add_argument("--jobs", type=int, default=None, help=f"jobs to split the missing results into (default: {jobs})")
+    g.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
+    g.add_argument("--time", type=int, default=None, help="time limit per job in minutes (default: 60)")
+    g.add_argument("--gpus-per-job", type=int, default=None, help="GPUs per job (default: 0)")
     g.add_argument("--cpus-per-job", type=int, default=None, help="CPUs per job")
     g.add_argument("--mem-gb", type=int, default=None, help="memory per job in GB")
     g.add_argument("--log-dir", default=None, help="submitit's logs (default: <cache>/submitit)")
+    p.set_defaults(default_jobs=jobs)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,8 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
         _add_run_params(p)
         p.add_argument("--panel", nargs="+", choices=("noise", "lr", "dropout", "batch"),
                        help="fig1 panels (default: all four)")
-        p.add_argument("--seeds", type=_seeds, default=None, help="networks per cell (default: the scale's)")
-        p.add_argument("--cache-dir", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+        p.add_argument("--seeds", type=_positive, default=None, help="networks per cell (default: the scale's)")
+        p.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "run":
             p.add_argument("--list", action="store_true", help="list the experiments that can be run by name")
@@ -289,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     fl.set_defaults(scale="paper")
     fl.add_argument("--budget", type=_duration, default=None, help="stop cleanly after this long (120m, 2h, 300s)")
     fl.add_argument("--only", nargs="+", help="these experiments (default: all, in the fill's order)")
-    fl.add_argument("--cache-dir", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+    fl.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
     _add_executor_args(fl, "local", 2, "where missing results train (default: local processes)")
     fl.set_defaults(func=_cmd_fill)
@@ -301,8 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     st = sacts.add_parser("status", help="per experiment: shipped, partial, stale or missing, and the time left")
     st.add_argument("--scale", default="paper", choices=scales.SCALES, help="at which scale (default: paper)")
     ver = sacts.add_parser("verify", help="recompute randomly chosen shipped results and compare them (bitwise, float arrays to 4 float32 ulp)")
-    ver.add_argument("--per-experiment", type=_seeds, default=2, help="results per experiment (default: 2)")
-    ver.add_argument("--seed", type=int, default=None, help="the sample's seed (default: a fresh one, printed)")
+    ver.add_argument("--per-experiment", type=_positive, default=2, help="results per experiment (default: 2)")
+    ver.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
     ver.add_argument("--only", nargs="+", help="these shipped experiments (default: all)")
     sh.set_defaults(func=_cmd_shipped)
 
@@ -315,12 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     cache = sub.add_parser("cache", help="list, verify, prune, export or import cached results", formatter_class=fmt,
                            epilog=EXAMPLES)
-    cache.add_argument("--cache-dir", default=None, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+    cache.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
     acts = cache.add_subparsers(dest="action", required=True)
     acts.add_parser("ls", help="what is cached, by experiment, with provenance")
     v = acts.add_parser("verify", help="recompute a random sample of results and compare")
-    v.add_argument("--sample", type=int, default=5, help="how many results (default: 5)")
-    v.add_argument("--seed", type=int, default=0, help="which sample (default: 0)")
+    v.add_argument("--sample", type=_positive, default=5, help="how many results, >= 1 (default: 5)")
+    v.add_argument("--all", action="store_true", help="every current result")
+    v.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
     pr = acts.add_parser("prune", help="remove results no current key can reach")
     pr.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     for name, text in (("export", "write current results to a .tar.gz"), ("import", "read an exported .tar.gz")):

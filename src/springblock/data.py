@@ -34,6 +34,8 @@ import gzip
 import hashlib
 import os
 import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -215,8 +217,15 @@ def asset_path(name: str) -> Path:
 
 
 def _read_shipped(name: str):
-    with np.load(asset_path(name)) as z:
-        return {k: z[k] for k in z.files}
+    path = asset_path(name)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return {k: z[k] for k in z.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as err:
+        raise ValueError(f"{path}: the shipped {name} split is damaged ({type(err).__name__}: {err}); "
+                         "reinstall the package (pip install -e .) or restore the file from git") from None
 
 
 def _tv_folder(name: str, root: Path) -> Path:

@@ -13,15 +13,16 @@ import importlib
 import io
 import json
 import random
-import tarfile
 import re
+import tarfile
+import zlib
 from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 
 from . import results
-from .cache import Store, clean_orphans, namespaces
+from .cache import KeyLock, Store, check_arrays, clean_orphans, namespaces
 from .paths import cache_dir
 
 _EXPERIMENT_MODULES = ("springblock.experiments.mlp", "springblock.experiments.protocols",
@@ -91,15 +92,21 @@ def listing(root=None) -> list[dict]:
             for ns, r in sorted(rows.items())]
 
 
-def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = None) -> list[dict]:
-    """Recompute ``sample`` randomly chosen current results and compare them with the stored ones.
+def verify(sample: int | None = 5, root=None, seed: int = 0, experiment: str | None = None) -> list[dict]:
+    """Recompute ``sample`` current results (all of them when None), drawn at random with ``seed``,
+    and compare them with the stored ones.
 
     Results on the CPU must agree (:func:`results.agreement`: bitwise, or float arrays within a few
     units in the last place; each row's ``agrees`` says so); results of another device type are
     skipped (they cannot be recomputed here), as are results whose data cannot be rebuilt.
     """
-    cands = [(ns, p, rec) for ns, p, rec in entries(root) if rec is not None and expected_key(rec) == p.stem
-             and (experiment is None or ns == experiment)]
+    from . import validate
+
+    if sample is not None:
+        sample = validate.integer("sample", sample, 1)
+    seed = validate.integer("seed", seed, 0)
+    cands = sorted(((ns, p, rec) for ns, p, rec in entries(root) if rec is not None and expected_key(rec) == p.stem
+                    and (experiment is None or ns == experiment)), key=lambda c: (c[0], c[1].name))
     random.Random(seed).shuffle(cands)
     out = []
     for ns, path, rec in cands[:sample]:
@@ -107,6 +114,9 @@ def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = N
         row = {"experiment": ns, "key": path.stem, "label": rec.get("label")}
         if exp.torch and rec.get("device") != "cpu":
             out.append({**row, "status": f"skipped: computed on {rec.get('device')}"})
+            continue
+        if exp.torch and results.other_cpu(rec):
+            out.append({**row, "status": f"skipped: {results.other_cpu(rec)}"})
             continue
         try:
             fresh = results.recompute(rec)
@@ -120,8 +130,9 @@ def verify(sample: int = 5, root=None, seed: int = 0, experiment: str | None = N
 
 
 def prune(root=None, dry_run: bool = False) -> dict:
-    """Remove results no current key can reach, unreadable files, orphan temporary files and lock
-    files. Returns what was (or, with ``dry_run``, would be) removed."""
+    """Remove results no current key can reach, unreadable files, orphan temporary files and the
+    lock files nobody holds (a lock a live run holds, and a result being written, are left alone).
+    Returns what was (or, with ``dry_run``, would be) removed, and under ``"held"`` the locks kept."""
     base = Path(root) if root is not None else cache_dir()
     stale, unreadable = [], []
     for ns, path, rec in entries(base):
@@ -129,16 +140,22 @@ def prune(root=None, dry_run: bool = False) -> dict:
             unreadable.append(path)
         elif expected_key(rec) != path.stem:
             stale.append(path)
-    orphans = []
-    locks = list((base / ".locks").rglob("*.lock")) if (base / ".locks").is_dir() else []
+    orphans, locks, held = [], [], []
+    for path in sorted((base / ".locks").rglob("*.lock")) if (base / ".locks").is_dir() else ():
+        lock = KeyLock(path)
+        if lock.held():  # a live run holds it: removing it would let a second writer in
+            held.append(path)
+            continue
+        locks.append(path)
+        if not dry_run:
+            lock.holder_path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)
     for folder in (d for d in base.iterdir() if d.is_dir()) if base.is_dir() else ():
-        orphans += clean_orphans(folder, dry_run=dry_run)
+        orphans += clean_orphans(folder, dry_run=dry_run)  # a live writer's temporary file is not an orphan
     if not dry_run:
         for p in stale + unreadable:
             p.unlink(missing_ok=True)
-        for lock in locks:
-            lock.unlink(missing_ok=True)
-    return {"stale": stale, "unreadable": unreadable, "orphans": orphans, "locks": locks}
+    return {"stale": stale, "unreadable": unreadable, "orphans": orphans, "locks": locks, "held": held}
 
 
 def export(path, root=None, experiment: str | None = None) -> int:
@@ -158,51 +175,104 @@ def export(path, root=None, experiment: str | None = None) -> int:
 
 def import_(path, root=None) -> dict:
     """Read an :func:`export` archive into the cache. A result is refused, with the reason, when the
-    current code would never look it up (other code, other library versions, unknown experiment)
-    or when it is unreadable; results already present are left alone."""
+    current code would never look it up (other code, other library versions, unknown experiment),
+    when it is unreadable, or when its arrays are not what its provenance records (content digest,
+    array names, dtypes and shapes); links and other non-files are refused too. A damaged stored copy
+    of an imported result is moved to ``corrupt/`` and replaced. An archive that is not a readable
+    .tar.gz raises ValueError naming it (what was read before a truncation stays imported)."""
     base = Path(root) if root is not None else cache_dir()
     accepted, present, refused = [], [], []
-    with tarfile.open(path, "r:gz") as tar:
-        for member in tar.getmembers():
-            if not member.isfile():
-                continue
-            blob = tar.extractfile(member).read()
-            if member.name == "runs.jsonl":
-                _merge_run_log(base, blob)
-                continue
-            ns, _, name = member.name.partition("/")
-            key = Path(name).stem
-            if not (ns in _registry() and name == f"{key}.npz" and _KEY.fullmatch(key)):
-                refused.append((member.name, "not a result's name (<experiment>/<key>.npz)"))
-                continue
-            try:
-                with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-                rec = json.loads(str(arrays.pop("__provenance__")))
-            except Exception as err:  # noqa: BLE001 - any unreadable member is refused, with its error
-                refused.append((member.name, f"unreadable ({type(err).__name__})"))
-                continue
-            if rec.get("experiment") != ns:
-                refused.append((member.name, f"stored under {ns!r} but of experiment {rec.get('experiment')!r}"))
-                continue
-            if rec.get("key") != key or expected_key(rec) != key:
-                refused.append((member.name, why_stale(rec) if rec.get("key") == key else "file name is not its key"))
-                continue
-            store = Store(ns, base)
-            if store.path(key).exists():
-                present.append(member.name)
-                continue
-            store.save(key, arrays, rec)
-            accepted.append(member.name)
+    try:
+        tar = tarfile.open(path, "r:gz")
+    except FileNotFoundError:
+        raise
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        raise ValueError(f"{path} is not a springblock cache archive (a .tar.gz written by `springblock cache "
+                         f"export`): {err}") from None
+    try:
+        with tar:
+            for member in tar:
+                if not member.isfile():
+                    if not member.isdir():
+                        refused.append((member.name, "a link or special file, not a result"))
+                    continue
+                blob = tar.extractfile(member).read()
+                if member.name == "runs.jsonl":
+                    bad = _merge_run_log(base, blob)
+                    if bad:
+                        refused.append((member.name, f"{bad} line(s) that are not run records left out"))
+                    continue
+                why = _import_one(member.name, blob, base, accepted, present)
+                if why:
+                    refused.append((member.name, why))
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as err:
+        if isinstance(err, OSError) and err.errno is not None:  # the cache's disk, not the archive
+            raise
+        raise ValueError(f"{path} is truncated or damaged after {len(accepted) + len(present) + len(refused)} "
+                         f"member(s) ({type(err).__name__}: {err}); the {len(accepted)} result(s) read before "
+                         "that were imported") from None
     return {"accepted": accepted, "present": present, "refused": refused}
 
 
-def _merge_run_log(base: Path, blob: bytes) -> None:
-    """Append the archive's run-log lines that the cache's run log does not hold yet."""
+def _import_one(name: str, blob: bytes, base: Path, accepted: list, present: list) -> str | None:
+    """Store one archive member; the reason it is refused, or None."""
+    ns, _, file = name.partition("/")
+    key = Path(file).stem
+    if not (ns in _registry() and file == f"{key}.npz" and _KEY.fullmatch(key)):
+        return "not a result's name (<experiment>/<key>.npz)"
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+        rec = json.loads(str(arrays.pop("__provenance__")))
+    except Exception as err:  # noqa: BLE001 - any unreadable member is refused, with its error
+        return f"unreadable ({type(err).__name__})"
+    if not isinstance(rec, dict) or rec.get("experiment") != ns:
+        return f"stored under {ns!r} but of experiment {rec.get('experiment') if isinstance(rec, dict) else None!r}"
+    if rec.get("key") != key or expected_key(rec) != key:
+        return why_stale(rec) if rec.get("key") == key else "file name is not its key"
+    stale = why_stale(rec)  # the key fits, so the code and versions it records must be the current ones
+    if stale != "key mismatch":
+        return f"its provenance records {stale}"
+    why = check_arrays(arrays, rec)
+    if why:
+        return why
+    store = Store(ns, base)
+    if store.path(key).exists():
+        try:
+            store.read(store.path(key))
+            present.append(name)
+            return None
+        except ValueError as err:  # the stored copy is damaged: keep it aside, take the good one
+            store.quarantine(store.path(key), str(err))
+    store.save(key, arrays, rec)
+    accepted.append(name)
+    return None
+
+
+def _run_line_ok(line: bytes) -> bool:
+    """A run-log line as :func:`results._log_run` writes it: a JSON object naming a registered
+    experiment, with whole counts and a non-negative wall time."""
+    try:
+        rec = json.loads(line)
+    except ValueError:
+        return False
+    if not isinstance(rec, dict) or rec.get("experiment") not in _registry():
+        return False
+    counts = (rec.get("computed"), rec.get("total"))
+    wall = rec.get("wall_s")
+    return (all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in counts)
+            and isinstance(wall, (int, float)) and not isinstance(wall, bool) and 0 <= wall < 1e8)
+
+
+def _merge_run_log(base: Path, blob: bytes) -> int:
+    """Append the archive's run-log lines that the cache's run log does not hold yet; lines that are
+    not run records are left out. Returns how many were left out."""
     base.mkdir(parents=True, exist_ok=True)
     log = base / "runs.jsonl"
     have = set(log.read_bytes().splitlines()) if log.exists() else set()
-    new = [line for line in blob.splitlines() if line.strip() and line not in have]
+    lines = [line for line in blob.splitlines() if line.strip() and line not in have]
+    new = [line for line in lines if _run_line_ok(line)]
     if new:
         with open(log, "ab") as fh:
             fh.write(b"".join(line + b"\n" for line in new))
+    return len(lines) - len(new)

@@ -38,7 +38,7 @@ import numpy as np
 from filelock import Timeout
 
 from . import __version__
-from .cache import Store, check_writable, clean_orphans
+from .cache import Store, check_writable, clean_orphans, wait_for
 from .devices import device_name
 from .paths import cache_dir
 
@@ -466,10 +466,13 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
             computed, waiting = 0, missing
         else:
             computed, waiting = _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label)
-        for i in waiting:  # held by other processes (or computed by jobs): wait for them, then read
-            k = keyed[i][0]
-            with store.lock(k):
-                found[i] = store.load(k)
+        # held by other processes (or computed by jobs): read each as soon as its writer lets go, and
+        # say who holds what is still awaited (a suspended writer would otherwise block us silently)
+        def ready(i):
+            found[i] = store.load(keyed[i][0])
+
+        wait_for({i: store.lock(keyed[i][0]) for i in waiting}, ready)
+        for i in waiting:
             if found[i] is None:  # its writer died: compute it here
                 n, _ = _compute_here(exp, configs, keyed, found, [i], store, data, dev, dt, False, label)
                 computed += n
@@ -522,6 +525,8 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
             from .kernels import blas_reproducible
 
             prov["blas_strict"] = blas_reproducible()
+            if dev is None or dev.type == "cpu":
+                prov["cpu_capability"] = cpu_type()["cpu_capability"]
         store.save(k, arrays, prov)
         # what a rerun reads (dtypes and memory layout included), so numbers derived from a fresh
         # result and from the cached one agree bitwise
@@ -589,6 +594,31 @@ def agreement(stored: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray],
     if bad:
         return False, "DIFFERENT: " + ", ".join(bad)
     return True, "equal" if worst == 0 else f"equal to {worst:.2g} ulp"
+
+
+def cpu_type() -> dict[str, str]:
+    """This machine's CPU as results record it: its model and the instruction set torch's kernels
+    and the BLAS dispatch to (``AVX2``, ``AVX512``, ...)."""
+    import torch
+
+    return {"device_name": device_name(None), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def other_cpu(record: Mapping[str, Any]) -> str | None:
+    """Why a torch result computed on a CPU cannot be recomputed bitwise here (None if it can).
+
+    Matrix products and reductions take a different code path on another CPU type (MKL and torch
+    dispatch on the instruction set), and training carries the different rounding forward: the
+    paper-scale Fig. 1 networks made on an AMD EPYC and retrained on an AVX-512 Intel Xeon differ
+    by about 1e-3 of their values, and Fig. 4's training curves by more. Bitwise recomputation is
+    a promise on the same CPU type only."""
+    here = cpu_type()
+    theirs = {k: record.get(k) for k in here if record.get(k) is not None}
+    differ = {k: v for k, v in theirs.items() if v != here[k]}
+    if not differ:
+        return None
+    return "computed on another CPU type (" + ", ".join(f"{v} here {here[k]}" for k, v in differ.items()) + \
+        "), whose rounding differs; bitwise recomputation needs the same type"
 
 
 def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:

@@ -42,6 +42,9 @@ class RunParams:
     note: str = field(default="", compare=False)  # what "auto" chose and why (shown on the page)
 
 
+MAX_SEED = 2**32 - 1  # a base seed; the package adds cell and seed offsets, and torch takes 64-bit seeds
+
+
 def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiments: tuple[str, ...] = ()) -> RunParams:
     """Validate the parameters-cell values; raise ValueError naming the bad one.
 
@@ -54,7 +57,7 @@ def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiment
 
     validate.choice("device", device, DEVICES)
     validate.choice("scale", scale, SCALES + (AUTO,))
-    seed = validate.integer("seed", seed, 0)
+    seed = validate.integer("seed", seed, 0, MAX_SEED)
     for name in experiments:
         validate.choice("experiments", name, tuple(EXPERIMENTS))
     if device == "cuda":

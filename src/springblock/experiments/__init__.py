@@ -45,8 +45,31 @@ def compute(name: str, ctx: results.RunContext | None = None, **overrides: Any) 
     if unknown:
         raise ValueError(f"{name}: unknown setting(s) {unknown}; it takes {sorted(params)}")
     kw = {**entry.args, **scales.settings(name, ctx.scale), **overrides}
+    _check_size(name, kw)
     for field in ("device", "seed", "progress", "scale"):
         if field in params and field not in kw:
             kw[field] = getattr(ctx, field)
     with results.using(ctx):
         return fn(**kw)
+
+
+# The most networks (cells × seeds) one call trains: refused above it before any work, rather than
+# failing for memory after building millions of configurations (the paper's largest grid, S5/S6,
+# is 4,320 networks).
+MAX_NETWORKS = 200_000
+
+
+def _check_size(name: str, kw: dict) -> None:
+    seeds = kw.get("seeds")
+    if seeds is None:
+        return
+    count = validate.integer("seeds", seeds, 1) if not isinstance(seeds, (list, tuple)) else len(seeds)
+    cells = 1
+    for value in kw.values():  # every grid axis is a sequence setting (alphas, values, depths, ...)
+        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
+            cells *= len(value)
+    cells = cells // len(seeds) if isinstance(seeds, (list, tuple)) else cells  # an explicit seed list is no axis
+    if cells * count > MAX_NETWORKS:
+        raise ValueError(f"{name}: seeds={count} asks for {cells * count:,} networks ({cells} cells × {count} seeds); "
+                         f"one run trains at most {MAX_NETWORKS:,} (seeds must be in [1, {MAX_NETWORKS // cells:,}] here)")
+
