@@ -243,3 +243,18 @@ def test_a_lock_says_who_holds_it_and_forgets_it_on_release(isolated_cache):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         cache.wait_for({}, lambda item: None)  # nothing to wait for: returns at once, says nothing
+
+
+# ------------------------------------------------------------------ 11. leftovers
+def test_export_is_all_or_nothing(one_result, tmp_path, monkeypatch):
+    out = tmp_path / "results.tar.gz"
+    out.write_bytes(b"an older archive")
+
+    def full_disk(self, *args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tarfile.TarFile, "add", full_disk)
+    with pytest.raises(cache.CacheError, match=str(out)):
+        inventory.export(out)
+    assert out.read_bytes() == b"an older archive"  # neither truncated nor replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "results.tar.gz"]  # no temporary left

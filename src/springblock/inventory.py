@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import results
-from .cache import KeyLock, Store, check_arrays, clean_orphans, namespaces
+from .cache import KeyLock, Store, atomic_write, check_arrays, clean_orphans, namespaces
 from .paths import cache_dir
 
 _EXPERIMENT_MODULES = ("springblock.experiments.mlp", "springblock.experiments.protocols",
@@ -159,18 +159,20 @@ def prune(root=None, dry_run: bool = False) -> dict:
 
 
 def export(path, root=None, experiment: str | None = None) -> int:
-    """Write every current result (of ``experiment``, or all) and the run log into a .tar.gz."""
+    """Write every current result (of ``experiment``, or all) and the run log into a .tar.gz, all
+    or nothing (written under a temporary name and renamed: a full disk leaves no truncated archive)."""
     base = Path(root) if root is not None else cache_dir()
-    n = 0
-    with tarfile.open(path, "w:gz") as tar:
-        for ns, p, rec in entries(base):
-            if rec is None or (experiment is not None and ns != experiment):
-                continue
-            tar.add(p, arcname=f"{ns}/{p.name}")
-            n += 1
-        if (base / "runs.jsonl").exists():
-            tar.add(base / "runs.jsonl", arcname="runs.jsonl")
-    return n
+    chosen = [(ns, p) for ns, p, rec in entries(base) if rec is not None and (experiment is None or ns == experiment)]
+
+    def write(fh):
+        with tarfile.open(fileobj=fh, mode="w:gz") as tar:
+            for ns, p in chosen:
+                tar.add(p, arcname=f"{ns}/{p.name}")
+            if (base / "runs.jsonl").exists():
+                tar.add(base / "runs.jsonl", arcname="runs.jsonl")
+
+    atomic_write(Path(path), write)
+    return len(chosen)
 
 
 def import_(path, root=None) -> dict:
