@@ -113,3 +113,30 @@ def test_recorded_runs_reads_every_record_and_names_a_broken_one(tmp_path):
     (tmp_path / "b.jsonl").write_text('{"label": \n')
     with pytest.raises(ValueError, match=r"b\.jsonl: not a run record"):
         notebooks.recorded_runs(tmp_path)
+
+
+def _direct_calls(source: str) -> list[str]:
+    """Calls of a named experiment's function in ``source`` that bypass experiments.compute."""
+    import re
+
+    from springblock import experiments
+
+    runners = {tuple(scales.EXPERIMENTS[name].feeds.split(":")) for name in experiments.names()}
+    return [call for module, function in sorted(runners)
+            for call in re.findall(rf"\b{module.rsplit('.', 1)[1]}\.{function}\(", source)]
+
+
+def test_the_direct_call_finder_sees_a_direct_call():
+    assert sorted(_direct_calls('x = chain_grids.phase_diagram(**cfg)\ny = fig1.run_panel("noise")')) == [
+        "chain_grids.phase_diagram(", "fig1.run_panel("]
+    assert _direct_calls('x = experiments.compute("chain_phase", run)\nplotting.fig2_simulation(sim)') == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.stem)
+def test_chapters_reach_experiments_only_through_the_one_entry_point(path):
+    calls = [call for c in code_cells(jupytext.read(path)) for call in _direct_calls(c.source)]
+    assert calls == [], f"{path.name} calls {calls}: use experiments.compute(name, run) instead"
+
+
+def test_plural_counts_read_as_prose():
+    assert [notebooks.plural(n, "seed") for n in (1, 2, 1920)] == ["1 seed", "2 seeds", "1,920 seeds"]

@@ -51,12 +51,6 @@ def _cifar(get, out, ctx):
         return None
 
 
-def _analysis(name, ctx, *inputs):
-    """An analysis of other results (not an experiment to run by name), at ``ctx``'s scale and seed."""
-    with results.using(ctx):
-        return scales.EXPERIMENTS[name].function()(*inputs, **scales.settings(name, ctx.scale), seed=ctx.seed)
-
-
 def _stored(name: str) -> tuple[tuple[str, ...], _Build]:
     """An input that is one experiment's result as stored."""
     return (name,), lambda get, out, ctx: get(name)
@@ -93,7 +87,7 @@ BUILDS: dict[str, tuple[tuple[str, ...], _Build]] = {
     "reg": _stored("gen_regression"),
     "pr": _stored("gen_probe"),
     "ctl": _stored("gen_control"),
-    "fits": (("fig4_dynamics", "gen_chainfit"), lambda get, out, ctx: _analysis(
+    "fits": (("fig4_dynamics", "gen_chainfit"), lambda get, out, ctx: experiments.analyse(
         "gen_chainfit", ctx, out["dyn"].history, out["dyn"].epochs)),
 }
 _NEEDS = {"stats": "panels", "without": "panels", "tt": "panels", "dw_stats": "dw", "fits": "dyn"}

@@ -66,6 +66,11 @@ def execute_chapters(
     return times
 
 
+def plural(n: int, word: str) -> str:
+    """``"1 seed"``, ``"10 seeds"``: a count with its noun, for prose and titles."""
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
 def glue_outcome(prefix: str, outcome, says: dict | None = None) -> None:
     """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``,
     its verdict as ``<prefix>_verdict`` and its parts, each with its verdict and numbers, as

@@ -28,15 +28,24 @@ def names() -> tuple[str, ...]:
     return tuple(n for n, e in scales.EXPERIMENTS.items() if not e.inputs())
 
 
-def compute(name: str, ctx: results.RunContext | None = None, **overrides: Any) -> Any:
+def _context(ctx) -> results.RunContext:
+    if ctx is None:
+        return results.RunContext()
+    if isinstance(ctx, results.RunContext):
+        return ctx
+    return results.RunContext(device=ctx.device, seed=ctx.seed, scale=ctx.scale)  # a chapter's scales.RunParams
+
+
+def compute(name: str, ctx: results.RunContext | scales.RunParams | None = None, **overrides: Any) -> Any:
     """The result of experiment ``name`` at ``ctx.scale`` (stored results read, missing computed).
+    ``ctx`` may be a chapter's ``scales.RunParams`` (its device, seed and scale are used).
 
     ``overrides`` replace single settings (``seeds=3``); a name the experiment's function does not
     take is refused before any work. The context's device, seed and progress are passed to the
     function where it takes them; its cache root, executor and cached-only flag reach every cached
     call inside it (:func:`springblock.results.using`), so no module state or environment is changed.
     """
-    ctx = results.RunContext() if ctx is None else ctx
+    ctx = _context(ctx)
     validate.choice("name", name, names())
     entry = scales.EXPERIMENTS[name]
     fn = entry.function()
@@ -51,6 +60,19 @@ def compute(name: str, ctx: results.RunContext | None = None, **overrides: Any) 
             kw[field] = getattr(ctx, field)
     with results.using(ctx):
         return fn(**kw)
+
+
+def analyse(name: str, ctx: results.RunContext | scales.RunParams | None, *inputs: Any) -> Any:
+    """Analysis ``name`` (one that reads other results, e.g. ``gen_chainfit`` on Fig. 4's curves) of
+    ``inputs``, with its settings at ``ctx``'s scale and ``ctx``'s seed."""
+    ctx = _context(ctx)
+    validate.choice("name", name, tuple(n for n, e in scales.EXPERIMENTS.items() if e.inputs()))
+    fn = scales.EXPERIMENTS[name].function()
+    kw = {**scales.settings(name, ctx.scale)}
+    if "seed" in inspect.signature(fn).parameters:
+        kw["seed"] = ctx.seed
+    with results.using(ctx):
+        return fn(*inputs, **kw)
 
 
 # The most networks (cells × seeds) one call trains: refused above it before any work, rather than
