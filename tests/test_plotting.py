@@ -101,3 +101,16 @@ def test_the_interactive_fig1_names_its_panels_in_words_that_fit_a_phone():
     assert all(max(len(line) for line in n.split("<br>")) <= 12 for n in names)
     hover = {t for trace in fig.data for t in trace.text}
     assert any("label + data noise p = 0.7" in t and "test accuracy" in t for t in hover)
+
+
+def test_the_live_explorer_is_shown_only_to_a_front_end(monkeypatch):
+    import IPython
+
+    from springblock import widgets
+
+    assert not widgets.in_kernel()  # plain Python
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": object()})())
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    assert not widgets.in_kernel()  # a headless kernel (papermill, the book build)
+    monkeypatch.setenv("JPY_SESSION_NAME", "book/03_spring_block.md")
+    assert widgets.in_kernel()  # a notebook JupyterLab opened

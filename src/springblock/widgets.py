@@ -16,13 +16,19 @@ from .plotting import style
 
 
 def in_kernel() -> bool:
-    """True inside a running IPython kernel (Jupyter, papermill), False in plain Python."""
+    """True inside a kernel that a Jupyter front end started (JupyterLab, Notebook: someone can move
+    the sliders), False in plain Python and in headless execution — papermill and the book build,
+    whose clients have nobody to move them and were seen to hang for an hour waiting on the widget's
+    first drawing (2 of 4 builds on this machine). A front end's kernels carry ``JPY_SESSION_NAME``
+    (set by jupyter_server for every notebook session); headless clients do not set it."""
+    import os
+
     try:
         from IPython import get_ipython
     except ImportError:
         return False
     shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
+    return shell is not None and getattr(shell, "kernel", None) is not None and bool(os.environ.get("JPY_SESSION_NAME"))
 
 
 def _draw(ax_chain, ax_load, x0, loads, eq7, eq8, *, compact=False):
