@@ -127,7 +127,8 @@ def _metrics_demo(demo):
     rt, rp = (float(shape.relative_curvature(mean[k][0])) for k in ("trace", "pinv"))
     drop = float(mean["trace"][1][0] - mean["trace"][1][-1])
     spread = float(np.ptp(mean["inverse"][1][1:]))
-    parts = [beyond("ReLU net: Eq. 9 bends as Eq. 3 does", np.sign(rt) * pi, TOL, ">"),
+    parts = [beyond("ReLU net: Eq. 9 bends as Eq. 3 does", np.sign(rt) * pi, TOL, ">",
+                    what="ĉ(Eq. 9) × sign ĉ(Eq. 3)"),
              holds("linear net: the inverse variant is flat", spread < 0.01 * abs(drop),
                    f"it varies by {spread:.1e}, Eq. 3 drops by {drop:.2f}")]
     return parts, f"ReLU ĉ {_f(rt)} (Eq. 3) vs {_f(rp)} (Eq. 9); linear net: inverse varies {spread:.1e} vs Eq. 3 " \
