@@ -621,6 +621,20 @@ def other_cpu(record: Mapping[str, Any]) -> str | None:
         "), whose rounding differs; bitwise recomputation needs the same type"
 
 
+def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict[str, Any]:
+    """Recompute one stored result here and compare (:func:`agreement`): ``{"status", "agrees"}``,
+    or only a ``"status"`` saying why it is skipped (made on a GPU, or on another CPU type:
+    :func:`other_cpu`). Raises ValueError when its data cannot be rebuilt."""
+    if record.get("device") not in (None, "cpu"):
+        return {"status": f"skipped: computed on {record.get('device')}"}
+    exp = REGISTRY.get(record.get("experiment"))
+    why = other_cpu(record) if exp is not None and exp.torch else None
+    if why:
+        return {"status": f"skipped: {why}"}
+    agrees, status = agreement(stored, recompute(record))
+    return {"status": status, "agrees": agrees}
+
+
 def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:
     """Compute one stored result again from its provenance record, here, on the CPU (its experiment
     must be registered: import its module first). Its data are rebuilt from the record's data spec

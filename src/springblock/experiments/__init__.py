@@ -87,10 +87,10 @@ def _check_size(name: str, kw: dict) -> None:
         return
     count = validate.integer("seeds", seeds, 1) if not isinstance(seeds, (list, tuple)) else len(seeds)
     cells = 1
-    for value in kw.values():  # every grid axis is a sequence setting (alphas, values, depths, ...)
-        if isinstance(value, (list, tuple)) and value and all(isinstance(v, (int, float)) for v in value):
+    for field, value in kw.items():  # every grid axis is a sequence setting (alphas, values, depths, ...)
+        if field != "seeds" and isinstance(value, (list, tuple)) and value \
+                and all(isinstance(v, (int, float)) for v in value):
             cells *= len(value)
-    cells = cells // len(seeds) if isinstance(seeds, (list, tuple)) else cells  # an explicit seed list is no axis
     if cells * count > MAX_NETWORKS:
         raise ValueError(f"{name}: seeds={count} asks for {cells * count:,} networks ({cells} cells × {count} seeds); "
                          f"one run trains at most {MAX_NETWORKS:,} (seeds must be in [1, {MAX_NETWORKS // cells:,}] here)")
