@@ -32,8 +32,9 @@ REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE = ("reproduced", "not rep
                                                           "not testable here")
 VERDICTS = (REPRODUCED, NOT_REPRODUCED, INCONCLUSIVE, NOT_TESTABLE)
 KINDS = ("paper", "book")
-RULE = ("A claim is *not reproduced* if any of its parts is; otherwise *inconclusive* if any part is; otherwise "
-        "*reproduced* if any part is; otherwise *not testable here*.")
+# plain text: the ledger glues it with {glue:text}, which shows markup literally
+RULE = ("A claim is “not reproduced” if any of its parts is; otherwise “inconclusive” if any part is; otherwise "
+        "“reproduced” if any part is; otherwise “not testable here”.")
 
 
 @dataclass(frozen=True)
