@@ -6,6 +6,9 @@ numbers are what CI compares against. Everything else is stripped so the files s
 
     python scripts/update_nbval_refs.py            # all chapters
     python scripts/update_nbval_refs.py 03 04      # only these
+    python scripts/update_nbval_refs.py --sources  # no execution: take the chapters' code and prose,
+                                                   # keep the stored checked outputs (refused when a
+                                                   # checked cell's own source changed)
 """
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import jupytext
 import nbformat
 
 from springblock.notebooks import CHECK_MARK, chapters, execute_chapters
@@ -34,6 +38,39 @@ def strip(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     return nb
 
 
+def sync_sources(only: list[str]) -> None:
+    """Rewrite references from the chapters without executing them: for edits that cannot change a
+    checked number (captions, prose, an unchecked cell's code). Each checked cell keeps its stored
+    outputs, matched by its source; a checked cell whose source changed must be re-executed. Cells
+    keep their ids where their source is unchanged, and papermill's injected parameters stay."""
+    for path in chapters():
+        if only and path.stem[:2] not in only:
+            continue
+        ref_path = REFS / f"{path.stem}.ipynb"
+        old = nbformat.read(ref_path, as_version=4)
+        ids = {(c.cell_type, c.source.strip()): c.get("id") for c in old.cells}
+        stored = {c.source.strip(): c.outputs for c in old.cells
+                  if c.cell_type == "code" and c.source.startswith(CHECK_MARK)}
+        injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        nb = strip(jupytext.read(path))
+        cells = []
+        for cell in nb.cells:
+            if (cell.cell_type, cell.source.strip()) in ids:
+                cell.id = ids[(cell.cell_type, cell.source.strip())]
+            if cell.cell_type == "code" and cell.source.startswith(CHECK_MARK):
+                if cell.source.strip() not in stored:
+                    raise SystemExit(f"{path.name}: a checked cell's source changed; re-execute it: "
+                                     f"python scripts/update_nbval_refs.py {path.stem[:2]}")
+                cell.outputs = stored[cell.source.strip()]
+            cells.append(cell)
+            if "parameters" in cell.metadata.get("tags", []):
+                cells += injected
+        nb.cells = cells
+        nb.metadata = old.metadata
+        nbformat.write(nb, ref_path)
+        print(f"wrote {ref_path} (sources only)")
+
+
 def main(only: list[str]) -> None:
     REFS.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -51,4 +88,8 @@ def main(only: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    args = sys.argv[1:]
+    if "--sources" in args:
+        sync_sources([a for a in args if a != "--sources"])
+    else:
+        main(args)

@@ -262,3 +262,12 @@ def test_gather_cached_only_leaves_out_what_is_not_stored(tmp_path, monkeypatch)
     got = ledger.gather("quick", cached_only=True, names=("eq7", "stats"))
     assert got == {}  # nothing stored: no result, no verdict, nothing computed
     assert list(tmp_path.glob("*/*.npz")) == []
+
+
+def test_a_panel_names_the_metric_kinds_it_holds():
+    p = panel("noise", [[0.0, 0.1], [0.2, 0.3]])
+    assert p.mean_load(kind="pinv").shape == (2, 2, p.load["train_pinv"].shape[-1])
+    with pytest.raises(ValueError, match=r"kind must be one of \('trace', 'pinv'\), got 'inverse'"):
+        p.mean_load(kind="inverse")
+    with pytest.raises(ValueError, match="split must be one of"):
+        p.curvature_spread(split="val")

@@ -125,8 +125,24 @@ def test_setup_registers_the_stamp_as_an_env_value():
     calls = []
     app = SimpleNamespace(add_config_value=lambda *a: calls.append(("config", a)),
                           connect=lambda event, fn, **kw: calls.append(("connect", event)),
-                          add_js_file=lambda name: calls.append(("js", name)))
+                          add_js_file=lambda name: calls.append(("js", name)),
+                          add_node=lambda node: calls.append(("node", node.__name__)),
+                          add_directive=lambda name, cls: calls.append(("directive", name)),
+                          add_post_transform=lambda cls: calls.append(("transform", cls.__name__)))
     meta = sphinxext.setup(app)
     assert ("config", ("springblock_build", "", "env")) in calls
+    assert ("directive", "springblock-build") in calls and ("transform", "BuildSummaryTransform") in calls
     assert ("connect", "config-inited") in calls and ("connect", "html-page-context") in calls
     assert meta["parallel_read_safe"] is True
+
+
+def test_the_build_summary_sums_the_pages_and_names_failures():
+    meta = {"02_phase": {"exec_data": {"mtime": 1.7e9, "runtime": 90.0, "succeeded": True}},
+            "01_sep": {"exec_data": {"mtime": 1.7e9, "runtime": 30.0, "succeeded": False}},
+            "intro": {}}  # not executed: not a row
+    rows = sphinxext.execution_rows(meta)
+    assert [r[0] for r in rows] == ["01_sep", "02_phase"] and rows[1][2] == 90.0 and not rows[0][3]
+    s = sphinxext.summary_sentence(rows, "Some CPU", 2, "default")
+    assert "2 pages at scale default on Some CPU with 2 cores, in 2.0 minutes" in s
+    assert "failed to execute: 01_sep" in s
+    assert "each chapter says at its top" in sphinxext.summary_sentence(rows[1:], "Some CPU", 2, "auto")

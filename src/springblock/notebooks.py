@@ -71,6 +71,27 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
+SCALE_NAMES = {"quick": "scale quick (a smoke test)", "default": "scale default (the CPU budget)",
+               "paper": "scale paper"}
+
+
+def budget_phrase(name: str, scale: str) -> str:
+    """What a figure of experiment ``name`` was drawn at, for its caption: "scale default (the CPU
+    budget): seeds 1 (paper 10), values 4 of 8", or "the full settings of scale paper" when ``scale``
+    changes none (the reconstruction page says which of those settings the paper states)."""
+    changed = scales.budget(name, scale)
+    return "the full settings of scale paper" if changed == "the full settings" else f"{SCALE_NAMES[scale]}: {changed}"
+
+
+def glue_budgets(run: scales.RunParams) -> None:
+    """Glue ``budget_<experiment>`` (:func:`budget_phrase`) for every experiment at the chapter's
+    scale, so that each figure's caption says the budget it was drawn at."""
+    from myst_nb import glue
+
+    for name in scales.EXPERIMENTS:
+        glue(f"budget_{name}", budget_phrase(name, run.scale), display=False)
+
+
 def glue_outcome(prefix: str, outcome, says: dict | None = None) -> None:
     """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``,
     its verdict as ``<prefix>_verdict`` and its parts, each with its verdict and numbers, as

@@ -317,6 +317,8 @@ _BUDGET_KEYS = ("seeds", "epochs", "realisations", "values", "alphas", "dropouts
 
 
 def _size(v) -> str:
+    if v is None:  # batch_size None: the whole training set in one batch
+        return "full"
     return str(len(v)) if isinstance(v, (tuple, list)) else f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -335,6 +337,25 @@ def budget(name: str, scale: str) -> str:
             else:
                 out.append(f"{k} {_size(a)} (paper {_size(b)})")
     return ", ".join(out) or "the full settings"
+
+
+def _value(v) -> str:
+    if isinstance(v, Mapping):  # Fig. 4's per-panel settings
+        return " | ".join(f"({k}) " + ", ".join(f"{kk} {_value(vv)}" for kk, vv in sub.items()) if isinstance(sub, Mapping)
+                          else f"{k} {_value(sub)}" for k, sub in v.items())
+    if isinstance(v, (tuple, list)):
+        if len(v) <= 4 or not all(isinstance(x, (int, float)) for x in v):
+            return ", ".join(_value(x) for x in v)
+        return f"{len(v)} from {_value(v[0])} to {_value(v[-1])}"
+    if v is None:
+        return "full"
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def describe(name: str, scale: str = "paper") -> str:
+    """Experiment ``name``'s settings at ``scale`` in a phrase ("alphas 6 from 0 to 1; seeds 10; ..."),
+    for the reconstruction page's table: the numbers are the ones the code runs."""
+    return "; ".join(f"{k} {_value(v)}" for k, v in settings(name, scale).items())
 
 
 def settings(name: str, scale: str) -> Mapping[str, Any]:

@@ -328,6 +328,23 @@ def _positive(name: str, n) -> int:
     return validate.integer(name, n, 1)
 
 
+def in_short() -> str:
+    """Two sentences for the top of the reproducibility page: the CPU time behind the shipped
+    paper-scale results and the machines that made them, and whether any was computed on a GPU."""
+    ms = manifests()
+    if not ms:
+        return "No paper-scale results are shipped with this copy of the package."
+    hours = sum((m.get("wall_s") or 0) * (m.get("cores") or 1) for m in ms.values()) / 3600
+    machines = sorted({f"{cpu} ({m.get('cores')} cores)" for m in ms.values() for cpu in m.get("machine", [])})
+    partial = [n for n, m in ms.items() if not m.get("complete", True)]
+    gpu = sorted({d for m in ms.values() for d in m.get("devices", []) if d.startswith("cuda")})
+    out = (f"The {len(ms)} shipped paper-scale experiments{f' ({len(partial)} of them partial)' if partial else ''} "
+           f"took {hours:.1f} CPU-hours to compute, on {' and '.join(machines)}. ")
+    out += (f"Some were computed on a GPU ({', '.join(gpu)})." if gpu else
+            "None was computed on a GPU, so no GPU time is recorded for them.")
+    return out
+
+
 def summary() -> list[dict]:
     """One row per shipped experiment, for people: results, size, the time they took and where."""
     rows = []

@@ -9,6 +9,10 @@
   result cache and recomputes only what the change invalidated.
 * **Every script once.** Some of the theme's scripts are added to each page twice; this removes the
   second copy (a script that runs twice throws errors in the browser's console).
+* **The build says what it took.** The ``{springblock-build}`` directive (the reproducibility page)
+  becomes, once every page has executed, a sentence on where and how long the build executed and a
+  table of every page's execution time in words (myst-nb's own table shows its status as emoji,
+  which some fonts lack).
 * **plotly ships with the book.** The interactive figures are plotly divs without their library;
   the extension writes the installed plotly's JavaScript into the build's static files and loads it
   on every page, so the figures work offline.
@@ -18,6 +22,10 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+
+from docutils import nodes
+from sphinx.transforms.post_transforms import SphinxPostTransform
+from sphinx.util.docutils import SphinxDirective
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -72,8 +80,104 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     files[:] = keep
 
 
+class BuildSummaryNode(nodes.General, nodes.Element):
+    """Placeholder for the build summary, filled once every page has executed."""
+
+
+class BuildSummary(SphinxDirective):
+    """``{springblock-build} sentence``: where the book was executed and how long it took;
+    ``{springblock-build} table``: how long each page took."""
+
+    required_arguments = 1
+
+    def run(self):
+        from myst_nb.sphinx_ import NbMetadataCollector
+
+        part = self.arguments[0]
+        if part not in ("sentence", "table"):
+            raise self.error(f"springblock-build takes 'sentence' or 'table', got {part!r}")
+        NbMetadataCollector.set_doc_data(self.env, self.env.docname, _SUMMARY_KEY, True)
+        return [BuildSummaryNode(part=part)]
+
+
+_SUMMARY_KEY = "springblock_build_summary"
+
+
+def _pages_to_update(app, env):
+    """Pages holding the summary are rewritten whenever any page was executed again."""
+    from myst_nb.sphinx_ import NbMetadataCollector
+
+    if not NbMetadataCollector.new_exec_data(env):
+        return None
+    return [d for d, data in NbMetadataCollector.get_doc_data(env).items() if data.get(_SUMMARY_KEY)]
+
+
+def execution_rows(metadata) -> list[tuple[str, str, float | None, bool]]:
+    """(docname, when it executed, run time in s, succeeded) of every executed page, in name order."""
+    from datetime import datetime
+
+    rows = []
+    for docname in sorted(metadata):
+        data = metadata[docname].get("exec_data")
+        if data:
+            when = datetime.fromtimestamp(data["mtime"]).strftime("%Y-%m-%d %H:%M") if data.get("mtime") else ""
+            rows.append((docname, when, data.get("runtime"), bool(data.get("succeeded"))))
+    return rows
+
+
+def summary_sentence(rows, processor: str, cores: int, scale: str) -> str:
+    total = sum(r[2] or 0.0 for r in rows)
+    failed = [r[0] for r in rows if not r[3]]
+    where = (f"scale {scale}" if scale != "auto" else
+             "scale auto (each chapter says at its top whether it ran at the paper's scale or at the CPU budget)")
+    out = (f"This build executed {len(rows)} pages at {where} on {processor} with {cores} cores, in "
+           f"{total / 60:.1f} minutes of notebook execution.")
+    if failed:
+        out += f" These pages failed to execute: {', '.join(failed)}."
+    return out
+
+
+class BuildSummaryTransform(SphinxPostTransform):
+    default_priority = 8  # before the reference resolvers: the table links to the pages
+
+    def run(self, **kwargs) -> None:
+        from myst_nb.sphinx_ import NbMetadataCollector
+        from sphinx.addnodes import pending_xref
+
+        from .devices import cpu_model
+
+        for node in self.document.findall(BuildSummaryNode):
+            rows = execution_rows(NbMetadataCollector.get_doc_data(self.env))
+            if node["part"] == "sentence":
+                node.replace_self(nodes.paragraph(text=summary_sentence(rows, cpu_model(), os.cpu_count() or 1,
+                                                                        os.environ.get("SPRINGBLOCK_SCALE", "auto"))))
+                continue
+            table = nodes.table(classes=["colwidths-auto"])
+            group = nodes.tgroup(cols=4)
+            table += group
+            group += [nodes.colspec(colwidth=25) for _ in range(4)]
+            head, body = nodes.thead(), nodes.tbody()
+            group += [head, body]
+            head += nodes.row("", *[nodes.entry("", nodes.paragraph(text=t))
+                                    for t in ("page", "executed", "run time (s)", "executed without error")])
+            for docname, when, runtime, ok in rows:
+                link = pending_xref(refdoc=self.env.docname, reftarget="/" + docname, reftype="doc", refdomain="std",
+                                    refexplicit=False, refwarn=True)
+                link += nodes.literal(docname, docname)
+                cells = [nodes.paragraph("", "", link), nodes.paragraph(text=when),
+                         nodes.paragraph(text="–" if runtime is None else f"{runtime:.1f}"),
+                         nodes.paragraph(text="yes" if ok else "no")]
+                body += nodes.row("", *[nodes.entry("", c) for c in cells])
+            node.replace_self(table)
+
+
 def setup(app):
     from .plotting.interactive import PLOTLY_SCRIPT
+
+    app.add_node(BuildSummaryNode)
+    app.add_directive("springblock-build", BuildSummary)
+    app.connect("env-updated", _pages_to_update)
+    app.add_post_transform(BuildSummaryTransform)
 
     app.add_config_value("springblock_build", "", "env")
     app.connect("config-inited", _stamp)

@@ -193,6 +193,25 @@ COLLECT_JS = r"""
   const unrenderedMath = [...art.querySelectorAll('.math')].filter((e) => !e.querySelector('mjx-container'))
       .slice(0, 10).map(describe);
 
+  // ---- display equations cut by a box that does not scroll that way (a scroll box is fine sideways)
+  const clippedMath = [];
+  for (const el of art.querySelectorAll('mjx-container[display="true"]')) {
+    const svg = el.querySelector('svg');
+    if (!svg) continue;
+    const r = svg.getBoundingClientRect();
+    for (let a = el; a && a !== document.body; a = a.parentElement) {
+      const cs = getComputedStyle(a);
+      const ar = a.getBoundingClientRect();
+      const vertical = cs.overflowY !== 'visible' && (r.top < ar.top - 1 || r.bottom > ar.bottom + 1);
+      const sideways = (cs.overflowX === 'hidden' || cs.overflowX === 'clip') && (r.left < ar.left - 1 || r.right > ar.right + 1);
+      if (vertical || sideways) {
+        clippedMath.push(describe(el) + (vertical ? ': cut at its top or bottom' : ': cut at a side') + ' by ' + describe(a));
+        break;
+      }
+    }
+    if (clippedMath.length >= 10) break;
+  }
+
   // ---- outputs that should never be in the book
   const stderr = [...art.querySelectorAll('div.output.stderr, .output .stderr, .stderr, div.output.traceback')]
       .slice(0, 10).map(describe);
@@ -231,7 +250,7 @@ COLLECT_JS = r"""
   }
   return {
     article: true, articleRight: Math.round(artRect.right), articleLeft: Math.round(artRect.left),
-    images, allText, proseText, mathNodes, mjx, mathErrors, unrenderedMath, stderr, offenders,
+    images, allText, proseText, mathNodes, mjx, mathErrors, unrenderedMath, clippedMath, stderr, offenders,
     plotly: art.querySelectorAll('.plotly-graph-div').length,
     scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
   };
@@ -466,6 +485,13 @@ def test_math_is_typeset(report: Report):
     if d["mjx"] < d["mathNodes"]:
         problems.append(f"{d['mjx']} mjx-container elements for {d['mathNodes']} .math nodes")
     assert not problems, f"{report.where}:\n  " + "\n  ".join(problems)
+
+
+@per_case
+def test_display_equations_are_whole(report: Report):
+    """Every display equation is fully visible, or sits in a box that scrolls sideways: never cut."""
+    clipped = report.data["clippedMath"]
+    assert not clipped, f"{report.where}: display equations cut off:" + _fmt(clipped)
 
 
 UNRENDERED = [

@@ -71,7 +71,13 @@ class PanelResult:
         """Seed-averaged load curves (A, V, L+1): D is averaged first, the shape taken after.
         ``seeds=n`` averages only the first n seeds (n = 1: the first seed's own curves)."""
         n = self.seeds.size if seeds is None else validate.integer("seeds", seeds, 1, self.seeds.size)
-        return np.nanmean(self.load[f"{split}_{kind}"][:, :, :n], axis=2)
+        return np.nanmean(self._loads(split, kind)[:, :, :n], axis=2)
+
+    def _loads(self, split: str, kind: str) -> np.ndarray:
+        """(A, V, S, L+1) per-seed load curves of one split and metric kind, named in the error if absent."""
+        validate.choice("split", split, SPLITS)
+        validate.choice("kind", kind, MEASURED_KINDS)
+        return self.load[f"{split}_{kind}"]
 
     def curvature(self, split: str = "train", kind: str = "trace") -> np.ndarray:
         """(A, V) relative curvature ĉ of the seed-mean curve (< 0 concave, > 0 convex)."""
@@ -90,7 +96,7 @@ class PanelResult:
 
     def curvature_spread(self, split: str = "train", kind: str = "trace") -> np.ndarray:
         """(A, V) seed-to-seed standard deviation of each seed's own ĉ (NaN with one seed)."""
-        return _std(shape.relative_curvature(self.load[f"{split}_{kind}"]))
+        return _std(shape.relative_curvature(self._loads(split, kind)))
 
     def best_cell(self) -> tuple[int, int]:
         """(row, column) of the highest seed-mean test accuracy."""

@@ -222,3 +222,34 @@ def plot_curvature_sweep(ax, x, curvature, *, err=None, label=None, prediction=N
     ax.axhline(0, color="0.7", lw=0.6, zorder=0)
     ax.set_ylabel(r"curvature $c$  (< 0 concave, > 0 convex)")
     return ax
+
+
+def _phase_labels(result):
+    """Row and column labels of a chain phase grid drawn in Fig. 1's layout (flipped: μ_r grows
+    upwards, noise grows to the left)."""
+    return [f"{m:g}" for m in result["mu_r"][::-1]], [f"{s:g}" for s in result["sigma"][::-1]]
+
+
+def chain_phase_figure(result, title=None):
+    """Fig. 3: a chain phase grid (``chain_grids.phase``) as small multiples in Fig. 1's layout —
+    each tile the mean load, min–max normalised, over the excess elastic energy of the mean curve
+    above equiseparation (white: least). Returns the figure."""
+    from .grids import phase_figure
+
+    rows, cols = _phase_labels(result)
+    fig, _ = phase_figure(result["mean_load"][::-1, ::-1], result["excess"][::-1, ::-1], rows, cols,
+                          xlabel=r"noise $\bar\sigma$ (more noise to the left)", ylabel=r"friction $\mu_r$",
+                          shading_label="excess elastic energy", cmap="gray_r", title=title)
+    return fig
+
+
+def chain_curvature_grid(result):
+    """The mean curvature c of every cell of a chain phase grid, in :func:`chain_phase_figure`'s
+    layout, as a table of numbers on a diverging colour map. Returns the figure."""
+    from .grids import value_grid
+
+    rows, cols = _phase_labels(result)
+    fig, ax = plt.subplots(figsize=(6.2, 3.0))
+    value_grid(ax, result["c"][::-1, ::-1], rows, cols, label="mean curvature $c$", digits=3)
+    ax.set(xlabel=r"noise $\bar\sigma$", ylabel=r"$\mu_r$")
+    return fig

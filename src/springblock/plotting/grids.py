@@ -67,7 +67,8 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
         # a bar attached to all tiles (not a grid slot): the layout engine then keeps the tiles evenly spaced
         bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=axes.ravel().tolist(), location="bottom",
                            shrink=0.5, aspect=25, pad=0.02)
-        bar.set_ticks([norm.vmin, norm.vmax], labels=[f"{norm.vmin:.1f}", f"{norm.vmax:.1f}"])
+        # three significant digits: a shading of small values (an energy of 0.004) must not read "0.0"
+        bar.set_ticks([norm.vmin, norm.vmax], labels=[f"{norm.vmin:.3g}", f"{norm.vmax:.3g}"])
         bar.ax.tick_params(labelsize=8, length=2)
         bar.outline.set_visible(False)
         if shading_label:
