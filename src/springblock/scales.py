@@ -347,9 +347,7 @@ def _value(v) -> str:
         if len(v) <= 4 or not all(isinstance(x, (int, float)) for x in v):
             return ", ".join(_value(x) for x in v)
         return f"{len(v)} from {_value(v[0])} to {_value(v[-1])}"
-    if v is None:
-        return "full"
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    return _size(v)  # a scalar: the budget's own formatting
 
 
 def describe(name: str, scale: str = "paper") -> str:
