@@ -49,7 +49,8 @@ def sync_sources(only: list[str]) -> None:
         ref_path = REFS / f"{path.stem}.ipynb"
         old = nbformat.read(ref_path, as_version=4)
         ids = {(c.cell_type, c.source.strip()): c.get("id") for c in old.cells}
-        stored = {c.source.strip(): c.outputs for c in old.cells
+        # nbval refuses a reference cell with outputs but no execution count ("unrun"), so both stay
+        stored = {c.source.strip(): (c.outputs, c.execution_count) for c in old.cells
                   if c.cell_type == "code" and c.source.startswith(CHECK_MARK)}
         injected = [c for c in old.cells if "injected-parameters" in c.metadata.get("tags", [])]
         nb = strip(jupytext.read(path))
@@ -61,7 +62,7 @@ def sync_sources(only: list[str]) -> None:
                 if cell.source.strip() not in stored:
                     raise SystemExit(f"{path.name}: a checked cell's source changed; re-execute it: "
                                      f"python scripts/update_nbval_refs.py {path.stem[:2]}")
-                cell.outputs = stored[cell.source.strip()]
+                cell.outputs, cell.execution_count = stored[cell.source.strip()]
             cells.append(cell)
             if "parameters" in cell.metadata.get("tags", []):
                 cells += injected
