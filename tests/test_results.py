@@ -274,6 +274,6 @@ def test_a_cpu_result_from_another_cpu_type_is_not_expected_to_recompute_bitwise
     assert results.other_cpu({**here}) is None
     assert results.other_cpu({}) is None  # nothing recorded: assumed comparable
     why = results.other_cpu({"device_name": "Some Other CPU", "cpu_capability": here["cpu_capability"]})
-    assert why.startswith("computed on another CPU type (Some Other CPU here ")
+    assert why.startswith("computed on another CPU type (made on Some Other CPU, this machine is ")
     assert "cpu_capability" not in why and "bitwise recomputation needs the same type" in why
     assert results.other_cpu({"device_name": here["device_name"], "cpu_capability": "SSE2"}) is not None

@@ -1,6 +1,7 @@
 """Shipped results: packed per experiment, read under the cache with the cache's trust rules,
 filled in slices within a budget, verified bitwise; and the one entry point that runs experiments."""
 import json
+import signal
 import time
 import warnings
 
@@ -176,6 +177,34 @@ def test_a_fill_slice_stops_at_its_budget_ships_what_it_finished_and_the_next_on
     slow["on"] = False  # the next slice, on a new machine: an empty cache, the partial archive shipped
     (man,) = fill.fill("quick", budget_s=60, root=tmp_path / "c2", names=("chain_eq7",), log=lambda *a: None)
     assert man["complete"] and man["cells"] == 4
+
+
+def test_a_stopped_fill_ships_what_it_finished_before_it_stops(ship, tmp_path, monkeypatch):
+    """Ctrl-C (or the CLI's SIGTERM exit) in the middle of an experiment: what it finished is exported,
+    then the stop goes on; a signal during the export is held until the export is written."""
+    import os
+
+    exp = _toy()
+
+    def compute(name, ctx, **kw):
+        with results.using(ctx):
+            results.run(exp, [{"x": x} for x in (1, 2)], progress=False)
+            raise KeyboardInterrupt
+
+    real_export = shipped.export
+
+    def export_then_signalled(*a, **kw):  # SIGINT arrives while the archive is being written
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_export(*a, **kw)
+
+    monkeypatch.setattr(experiments, "compute", compute)
+    monkeypatch.setattr(fill, "_probe", lambda name, scale, root: (0, 1, ""))
+    monkeypatch.setattr(shipped, "export", export_then_signalled)
+    with pytest.raises(KeyboardInterrupt):
+        fill.fill("quick", budget_s=60, root=tmp_path / "c", names=("chain_eq7",), log=lambda *a: None)
+    man = shipped.manifests()["chain_eq7"]
+    assert man["cells"] == 2 and not man["complete"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handlers restored
 
 
 def test_a_failed_job_ships_what_it_finished_and_the_fill_goes_on(ship, tmp_path, monkeypatch):

@@ -422,6 +422,9 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through the library
+        print(f"springblock {args.command}: stopped; every result finished so far is stored", file=sys.stderr)
+        return 130
     except OSError as err:  # one line naming the path
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
         print(f"springblock {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)

@@ -16,6 +16,7 @@ numbers do not depend on which networks share a stack).
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -160,25 +161,32 @@ class SubmititExecutor:
 
 
 def _stop_local(jobs, grace_s: float = 5.0) -> None:
-    """End local jobs with the command that started them, each with its whole process tree: submitit's
-    cancel (SIGINT to its controller) first, then SIGKILL for every process of the tree still running
-    after ``grace_s``. A tree, since killing the controller alone orphans the process that trains (seen:
-    jobs training on after their fill was stopped; a fill started in the background ignores SIGINT).
-    Every result a job finished is already stored."""
+    """End local jobs with the command that started them, each with its whole process tree: SIGINT to
+    the processes that train (they log their stop in their own submitit logs), SIGTERM to submitit's
+    controller (which it forwards without a traceback on the terminal, as SIGINT would print), then
+    SIGKILL for every process of the tree still running after ``grace_s``. A tree, since killing the
+    controller alone orphans the process that trains (seen: jobs training on after their fill was
+    stopped; a fill started in the background ignores SIGINT). Every result a job finished is
+    already stored."""
     import psutil
 
     trees = []
     for j in jobs:
         proc = getattr(j, "_process", None)
-        if proc is None:
+        if proc is None:  # not started by this process: submitit's own cancel
+            j.cancel(check=False)
             continue
         try:
             root = psutil.Process(proc.pid)
-            trees += [root, *root.children(recursive=True)]
+            children = root.children(recursive=True)
         except psutil.NoSuchProcess:
-            pass
-    for j in jobs:
-        j.cancel(check=False)
+            continue
+        trees += [root, *children]
+        for p, sig in [*((c, signal.SIGINT) for c in children), (root, signal.SIGTERM)]:
+            try:
+                p.send_signal(sig)
+            except psutil.NoSuchProcess:
+                pass
     if not trees:
         return
     _, alive = psutil.wait_procs(trees, timeout=grace_s)

@@ -173,6 +173,7 @@ def fill(scale: str = "paper", *, budget_s: float | None = None, executor=None, 
         ctx = results.RunContext(root=root, executor=_lasting(executor, left), scale=scale, progress=progress)
         t0 = time.monotonic()
         complete = failed = False
+        stopped: BaseException | None = None
         with results.recording() as seen:
             try:
                 with _deadline(left):
@@ -180,18 +181,45 @@ def fill(scale: str = "paper", *, budget_s: float | None = None, executor=None, 
                 complete = True
             except BudgetSpent:
                 log(f"{name}: budget spent; exporting what is finished")
+            except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C, or SIGTERM (the CLI's exit): ship, then stop
+                stopped = err
+                log(f"{name}: stopped; exporting what is finished")
             except RuntimeError as err:  # a failed job: keep what it finished, go on with the next experiment
                 failed = True
                 log(f"{name}: {err}; exporting what is finished and going on")
-        keys = [k for k in seen if _present(k, root)]
-        if keys:
-            man = shipped.export(name, keys, root=root, scale=scale, settings=scales.settings(name, scale),
-                                 wall_s=time.monotonic() - t0, out=out, complete=complete)
-            written.append(man)
-            log(f"{name}: shipped {man['cells']} results ({man['bytes'] / 1e6:.1f} MB){'' if complete else ', partial'}")
+        wall_s = time.monotonic() - t0
+        with _shielded():  # an interrupt now would lose the export of everything this slice computed
+            keys = [k for k in seen if _present(k, root)]
+            if keys:
+                t1 = time.monotonic()
+                man = shipped.export(name, keys, root=root, scale=scale, settings=scales.settings(name, scale),
+                                     wall_s=wall_s, out=out, complete=complete)
+                written.append(man)
+                log(f"{name}: shipped {man['cells']} results ({man['bytes'] / 1e6:.1f} MB, exported in "
+                    f"{time.monotonic() - t1:.0f} s){'' if complete else ', partial'}")
+        if stopped is not None:
+            raise stopped
         if not complete and not failed:
             break
     return written
+
+
+@contextlib.contextmanager
+def _shielded():
+    """SIGINT and SIGTERM held back until the block ends (then delivered as a KeyboardInterrupt)."""
+    caught: list[int] = []
+
+    def hold(signum, frame):
+        caught.append(signum)
+
+    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    if caught:
+        raise KeyboardInterrupt(f"signal {caught[0]} during the export, which finished first")
 
 
 def _lasting(executor, left: float | None):

@@ -617,8 +617,8 @@ def other_cpu(record: Mapping[str, Any]) -> str | None:
     differ = {k: v for k, v in theirs.items() if v != here[k]}
     if not differ:
         return None
-    return "computed on another CPU type (" + ", ".join(f"{v} here {here[k]}" for k, v in differ.items()) + \
-        "), whose rounding differs; bitwise recomputation needs the same type"
+    made = ", ".join(f"made on {v}, this machine is {here[k]}" for k, v in differ.items())
+    return f"computed on another CPU type ({made}), whose rounding differs; bitwise recomputation needs the same type"
 
 
 def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict[str, Any]:
