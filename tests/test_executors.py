@@ -6,6 +6,7 @@ import stat
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -46,6 +47,8 @@ def test_local_executor_gives_bitwise_the_in_process_cells(isolated_cache, in_pr
     assert entry["executor"] == "SubmititExecutor" and entry["computed"] == res.test_acc.size
     jobs = [e for e in log if e.get("parent") == entry["run_id"]]
     assert len(jobs) == 2 and sum(e["computed"] for e in jobs) == res.test_acc.size
+    left = Path(os.environ["SPRINGBLOCK_CACHE"]) / "submitit"
+    assert not left.exists() or not any(left.iterdir())  # succeeded jobs leave no pickled data behind
     again = fig1.run_panel(PANEL, **scales.settings(f"fig1_{PANEL}", "quick"), progress=False, executor=ex)
     assert again.computed == 0  # rerunning resumes: nothing left to submit
 

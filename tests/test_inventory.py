@@ -135,7 +135,7 @@ def test_prune_removes_stale_unreadable_and_orphans_and_dry_run_removes_nothing(
     assert not broken.exists() and not any(p.exists() for p in orphans) and live.exists()
     assert not list((isolated_cache / ".locks").rglob("*.lock"))
     assert _row(inventory.listing())["current"] == 3
-    assert inventory.prune() == {"stale": [], "unreadable": [], "orphans": [], "locks": [], "held": []}
+    assert inventory.prune() == {"stale": [], "unreadable": [], "orphans": [], "locks": [], "held": [], "jobs": []}
     for k in filled:  # the current results were kept and are still read, not recomputed
         assert Store("chain").load(k) is not None
 

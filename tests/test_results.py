@@ -277,3 +277,25 @@ def test_a_cpu_result_from_another_cpu_type_is_not_expected_to_recompute_bitwise
     assert why.startswith("computed on another CPU type (made on Some Other CPU, this machine is ")
     assert "cpu_capability" not in why and "bitwise recomputation needs the same type" in why
     assert results.other_cpu({"device_name": here["device_name"], "cpu_capability": "SSE2"}) is not None
+
+
+def test_a_recheck_that_differs_is_recomputed_once_more_before_it_counts(monkeypatch):
+    stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
+    off = {"x": stored["x"] + np.float32(0.01)}
+    record = {"experiment": "not-registered", "device": "cpu"}
+
+    def serve(*answers):
+        it = iter(answers)
+        monkeypatch.setattr(results, "recompute", lambda rec: next(it))
+
+    serve(stored)
+    assert results.recheck(stored, record) == {"status": "equal", "agrees": True}
+    serve(off, stored)  # a transient difference: the second recompute is the stored result
+    row = results.recheck(stored, record)
+    assert row["agrees"] and row["transient"] and row["status"].startswith("equal on a second recompute (the first")
+    serve(off, off)  # the same difference twice: a real one
+    row = results.recheck(stored, record)
+    assert not row["agrees"] and row["status"].startswith("DIFFERENT") and "each other" not in row["status"]
+    serve(off, {"x": stored["x"] - np.float32(0.01)})
+    row = results.recheck(stored, record)
+    assert not row["agrees"] and row["status"].endswith("two recomputes here also differ from each other")

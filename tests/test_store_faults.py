@@ -152,6 +152,37 @@ def test_prune_keeps_the_locks_live_runs_hold(isolated_cache, tmp_path):
         child.wait()
 
 
+def test_prune_removes_ended_local_job_folders_and_leaves_slurm_and_live_ones(isolated_cache):
+    root = Path(os.environ["SPRINGBLOCK_CACHE"])
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    folders = {"ended": root / "submitit" / str(ended.pid), "live": root / "submitit" / str(os.getpid()),
+               "slurm": root / "submitit" / "999999"}
+    for name, folder in folders.items():
+        folder.mkdir(parents=True)
+        (folder / f"{folder.name}_0_submitted.pkl").write_bytes(b"x" * 1000)  # the pickled data copy
+    (folders["slurm"] / "999999_submission.sh").write_text("#!/bin/bash\n")
+    assert inventory.prune(dry_run=True)["jobs"] == [folders["ended"]] and folders["ended"].exists()
+    assert inventory.prune()["jobs"] == [folders["ended"]]
+    assert not folders["ended"].exists() and folders["live"].exists() and folders["slurm"].exists()
+
+
+# ------------------------------------------------------------------ 11. what an executor run reports
+class _OtherWriter:
+    """An executor whose jobs find every result already stored by another writer (here: stored by
+    a run in this process while the 'jobs' ran), so they train nothing themselves."""
+
+    def compute(self, exp, configs, *, data, device, dtype, root, progress, label):
+        results.run(exp, configs, data=data, device=device, dtype=dtype, root=root, progress=False, label=label)
+        return "other-writer", 0
+
+
+def test_an_executor_run_counts_only_the_results_its_jobs_trained(isolated_cache, small):
+    mlp.train(faultjob.CONFIGS[:2], small, progress=False, executor=_OtherWriter())
+    log = results.run_log()
+    assert [e["computed"] for e in log] == [2] and log[0]["executor"] is None  # the other writer's line only
+
+
 # ------------------------------------------------------------------ 6. clear errors, exit code 2
 @pytest.mark.parametrize("content", [b"", b"not an archive", "gzip-of-text", "truncated"])
 def test_an_archive_that_is_not_one_gets_one_line_and_exit_2(one_result, tmp_path, capsys, content):

@@ -242,7 +242,8 @@ def _cmd_cache(args) -> int:
         out = inventory.prune(root, dry_run=args.dry_run)
         verb = "would remove" if args.dry_run else "removed"
         print(f"{verb}: {len(out['stale'])} stale, {len(out['unreadable'])} unreadable, "
-              f"{len(out['orphans'])} orphan temporary, {len(out['locks'])} lock file(s)"
+              f"{len(out['orphans'])} orphan temporary, {len(out['locks'])} lock file(s), "
+              f"{len(out['jobs'])} ended local job folder(s)"
               + (f"; kept {len(out['held'])} lock(s) that running processes hold" if out["held"] else ""))
     elif args.action == "export":
         print(f"exported {inventory.export(args.path, root)} result(s) to {args.path}")
@@ -306,10 +307,12 @@ def _cmd_shipped(args) -> int:
     rows = shipped.verify(args.per_experiment, seed=args.seed, experiments=args.only)
     checked = [r for r in rows if "agrees" in r]
     different = [r for r in checked if not r["agrees"]]
-    close = sum(r["agrees"] and r["status"] != "equal" for r in checked)
+    close = sum(r["agrees"] and r["status"].startswith("equal to") for r in checked)
+    transient = sum(bool(r.get("transient")) for r in checked)
     print(f"verified {len(checked) - len(different)} shipped result(s) ({close} of them equal to within "
-          f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise), {len(different)} different, "
-          f"{len(rows) - len(checked)} skipped")
+          f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise"
+          + (f"; {transient} only on a second recompute" if transient else "")
+          + f"), {len(different)} different, {len(rows) - len(checked)} skipped")
     return 1 if different else 0
 
 

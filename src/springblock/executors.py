@@ -16,6 +16,7 @@ numbers do not depend on which networks share a stack).
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from dataclasses import dataclass, field
@@ -111,9 +112,11 @@ class SubmititExecutor:
             return self.cpus_per_job
         return max(1, (os.cpu_count() or 1) // n_jobs)
 
-    def compute(self, exp, configs, *, data, device, dtype, root, progress, label) -> str:
-        """Submit the jobs, show stored results as they arrive, and return the run id once every job has
-        ended; a failed job raises with its log's path."""
+    def compute(self, exp, configs, *, data, device, dtype, root, progress, label) -> tuple[str, int]:
+        """Submit the jobs, show stored results as they arrive, and return ``(run id, results the jobs
+        computed)`` once every job has ended (a result another writer stored meanwhile is not counted);
+        a failed job raises with its log's path. A local job's folder (its pickled arguments, a copy of
+        the data, and its logs) is removed once it has succeeded; a failed job's is kept for its log."""
         import uuid
 
         from . import results
@@ -131,7 +134,7 @@ class SubmititExecutor:
 
             bar = tqdm(total=len(keys), unit="result", desc=f"{label or exp.name}: {len(jobs)} {self.kind} job(s)")
         try:
-            self._wait(jobs, store, keys, bar)
+            computed = self._wait(jobs, store, keys, bar)
         except BaseException:
             # Stopped (Ctrl-C, SIGTERM, a failed job): local jobs are this machine's processes and stop with
             # the command; SLURM jobs keep filling the shared cache, and a rerun reads what they stored.
@@ -141,23 +144,33 @@ class SubmititExecutor:
         finally:
             if bar is not None:
                 bar.close()
-        return run_id
+        if self.kind == "local":
+            for j in jobs:
+                shutil.rmtree(j.paths.folder, ignore_errors=True)
+            try:  # where submitit staged the array's pickles before the job ids were known
+                Path(ex.folder).rmdir()  # the folder pattern itself, ".../%j"
+            except OSError:
+                pass
+        return run_id, computed
 
-    def _wait(self, jobs, store, keys, bar) -> None:
-        """Until every job has ended: the progress bar over stored results; a failed job raises."""
+    def _wait(self, jobs, store, keys, bar) -> int:
+        """Until every job has ended: the progress bar over stored results; a failed job raises.
+        Returns how many results the jobs computed (each job's own count)."""
         while not all(j.done() for j in jobs):
             if bar is not None:
                 bar.n = sum(store.path(k).exists() for k in keys)
                 bar.refresh()
             time.sleep(self.poll_s)
+        computed = 0
         for j in jobs:
             try:
-                j.result()
+                computed += j.result()
             except Exception as err:
                 raise RuntimeError(f"{self.kind} job {j.job_id} failed; its log: {j.paths.stderr}") from err
         if bar is not None:
             bar.n = sum(store.path(k).exists() for k in keys)
             bar.refresh()
+        return computed
 
 
 def _stop_local(jobs, grace_s: float = 5.0) -> None:

@@ -14,6 +14,7 @@ import io
 import json
 import random
 import re
+import shutil
 import tarfile
 import zlib
 from collections import defaultdict
@@ -140,12 +141,29 @@ def prune(root=None, dry_run: bool = False) -> dict:
         if not dry_run:
             lock.holder_path.unlink(missing_ok=True)
             path.unlink(missing_ok=True)
-    for folder in (d for d in base.iterdir() if d.is_dir()) if base.is_dir() else ():
+    for folder in (d for d in base.iterdir() if d.is_dir() and d.name != "submitit") if base.is_dir() else ():
         orphans += clean_orphans(folder, dry_run=dry_run)  # a live writer's temporary file is not an orphan
+    jobs = ended_local_jobs(base / "submitit")
     if not dry_run:
         for p in stale + unreadable:
             p.unlink(missing_ok=True)
-    return {"stale": stale, "unreadable": unreadable, "orphans": orphans, "locks": locks, "held": held}
+        for folder in jobs:
+            shutil.rmtree(folder, ignore_errors=True)
+    return {"stale": stale, "unreadable": unreadable, "orphans": orphans, "locks": locks, "held": held,
+            "jobs": jobs}
+
+
+def ended_local_jobs(folder: Path) -> list[Path]:
+    """The folders local executor jobs left under ``folder`` (``<cache>/submitit``: their pickled
+    arguments, with a copy of the data, and their logs) whose process has ended. A local job's folder
+    is named by its pid; SLURM jobs (their folders hold a ``*_submission.sh``) are never touched,
+    since this machine cannot tell whether they still run."""
+    import psutil
+
+    if not folder.is_dir():
+        return []
+    return sorted(d for d in folder.iterdir() if d.is_dir() and d.name.isdigit()
+                  and not any(d.glob("*_submission.sh")) and not psutil.pid_exists(int(d.name)))
 
 
 def export(path, root=None, experiment: str | None = None) -> int:

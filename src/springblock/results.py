@@ -461,9 +461,9 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
 
     try:
         if executor is not None:
-            run_id = executor.compute(exp, [configs[i] for i in missing], data=data, device=device, dtype=dtype,
-                                      root=base, progress=progress, label=label)
-            computed, waiting = 0, missing
+            run_id, computed = executor.compute(exp, [configs[i] for i in missing], data=data, device=device,
+                                                dtype=dtype, root=base, progress=progress, label=label)
+            waiting = missing  # stored by the jobs (or by another writer meanwhile): read below
         else:
             computed, waiting = _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, progress, label)
         # held by other processes (or computed by jobs): read each as soon as its writer lets go, and
@@ -476,8 +476,6 @@ def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu",
             if found[i] is None:  # its writer died: compute it here
                 n, _ = _compute_here(exp, configs, keyed, found, [i], store, data, dev, dt, False, label)
                 computed += n
-            elif executor is not None:
-                computed += 1
     except BaseException:  # interrupted (Ctrl-C, a failure): the time spent on what was stored still counts
         stored = sum(store.path(keyed[i][0]).exists() for i in missing)
         if stored:
@@ -624,15 +622,30 @@ def other_cpu(record: Mapping[str, Any]) -> str | None:
 def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict[str, Any]:
     """Recompute one stored result here and compare (:func:`agreement`): ``{"status", "agrees"}``,
     or only a ``"status"`` saying why it is skipped (made on a GPU, or on another CPU type:
-    :func:`other_cpu`). Raises ValueError when its data cannot be rebuilt."""
+    :func:`other_cpu`). A result that differs is recomputed once more: if that agrees, the row
+    agrees with ``"transient": True`` and its status names the first difference; if not, it
+    differs (and says whether the two recomputes agree with each other). Raises ValueError when its
+    data cannot be rebuilt."""
     if record.get("device") not in (None, "cpu"):
         return {"status": f"skipped: computed on {record.get('device')}"}
     exp = REGISTRY.get(record.get("experiment"))
     why = other_cpu(record) if exp is not None and exp.torch else None
     if why:
         return {"status": f"skipped: {why}"}
-    agrees, status = agreement(stored, recompute(record))
-    return {"status": status, "agrees": agrees}
+    first = recompute(record)
+    agrees, status = agreement(stored, first)
+    if agrees:
+        return {"status": status, "agrees": True}
+    # A difference is recomputed once more before it counts. Seen once in CI (2026-12-05): a
+    # depth/width network recomputed 56-81 ulp away from its shipped copy while other processes
+    # loaded the machine, and bitwise equal to it in every later recompute, with or without load.
+    again = recompute(record)
+    agrees_again, status_again = agreement(stored, again)
+    if agrees_again:
+        return {"status": f"{status_again} on a second recompute (the first differed: "
+                          f"{status.removeprefix('DIFFERENT: ')})", "agrees": True, "transient": True}
+    stable = agreement(first, again)[0]
+    return {"status": status + ("" if stable else "; two recomputes here also differ from each other"), "agrees": False}
 
 
 def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:

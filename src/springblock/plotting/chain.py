@@ -142,6 +142,12 @@ def fig2_sketch():
     return fig
 
 
+def sequence_colors(n: int) -> list:
+    """``n`` colours for an ordered parameter (one per curve), dark to light: :func:`plot_loads`'
+    default, so that a second panel of the same curves can use the same colours."""
+    return [plt.get_cmap("viridis")(t) for t in np.linspace(0.05, 0.85, n)]
+
+
 def plot_loads(ax, loads, *, labels=None, theory=None, theory_label="closed form", colors=None, band=None,
                marker="o", legend=True, **kwargs):
     """Load curves ``λ_0..λ_L`` against layer ``ℓ``; ``theory`` curves are drawn dashed on top.
@@ -150,7 +156,7 @@ def plot_loads(ax, loads, *, labels=None, theory=None, theory_label="closed form
     """
     loads = np.atleast_2d(np.asarray(loads, float))
     ell = np.arange(loads.shape[-1])
-    colors = colors or [plt.get_cmap("viridis")(t) for t in np.linspace(0.05, 0.85, len(loads))]
+    colors = colors or sequence_colors(len(loads))
     for i, load in enumerate(loads):
         ax.plot(ell, load, marker=marker, ms=3.5, color=colors[i], label=None if labels is None else labels[i], **kwargs)
         if band is not None:
