@@ -160,7 +160,7 @@ def _replay_matmuls(shapes: dict[tuple, int], dev) -> float:
     """Seconds the profiled batched matrix products take alone: same shapes, same counts."""
     total = 0.0
     for (op, text), count in shapes.items():
-        dims = [tuple(d) for d in eval(text) if d]  # noqa: S307 - the profiler's own repr of shape lists
+        dims = [tuple(d) for d in eval(text) if d]
         args = [torch.randn(*d, device=dev) for d in dims[:3]]
         fn = (lambda: torch.bmm(args[0], args[1])) if op == "aten::bmm" else (lambda: torch.baddbmm(*args))
         fn()
@@ -173,7 +173,7 @@ def _replay_draws(shapes: dict[tuple, int], dev) -> float:
     gen = torch.Generator(device=dev).manual_seed(0)
     total = 0.0
     for (op, text), count in shapes.items():
-        dims = [tuple(d) for d in eval(text) if d]  # noqa: S307
+        dims = [tuple(d) for d in eval(text) if d]
         if op == "aten::random_" and dims:
             buf = torch.empty(dims[0], dtype=torch.int64, device=dev)
             total += timed(lambda: [buf.random_(-2**63, None, generator=gen) for _ in range(count)], dev)

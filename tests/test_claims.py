@@ -14,7 +14,7 @@ from springblock.experiments import fig1
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
 L = 7
-R, N, I, T = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE, claims.NOT_TESTABLE
+R, N, I, T = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE, claims.NOT_TESTABLE  # noqa: E741 - verdict initials
 
 
 def curve(rc: float, L: int = L) -> np.ndarray:

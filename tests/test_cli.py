@@ -183,3 +183,20 @@ def test_cache_import_into_an_unwritable_root_is_one_line(tiny, capsys):
     assert cli.main(["cache", "import", str(tiny / "missing.tar.gz")]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "missing.tar.gz" in err
+
+
+def test_sigterm_during_a_command_prints_one_line_and_exits_143(monkeypatch, capsys):
+    import os
+    import signal
+
+    def stopped_mid_work(args):
+        os.kill(os.getpid(), signal.SIGTERM)  # handled by cli.stop_on_sigterm, which main installs
+        raise AssertionError("SIGTERM should have ended the command")
+
+    monkeypatch.setattr(cli, "_cmd_fill", stopped_mid_work)
+    old = signal.getsignal(signal.SIGTERM)
+    try:
+        assert cli.main(["fill", "--scale", "quick", "--budget", "1m"]) == 128 + signal.SIGTERM
+    finally:
+        signal.signal(signal.SIGTERM, old)
+    assert capsys.readouterr().err.strip() == "springblock fill: stopped; every result finished so far is stored"

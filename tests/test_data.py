@@ -207,7 +207,9 @@ def test_content_hash_sees_contents_not_names(small):
 
 def test_check_dataset_refuses_bad_data_by_name(small):
     bad = {
-        "NaN": (dict(x_train=small.x_train.clone().index_put_((torch.tensor([3]), torch.tensor([5])), torch.tensor(float("nan")))), "x_train contains NaN"),
+        "NaN": (dict(x_train=small.x_train.clone().index_put_((torch.tensor([3]), torch.tensor([5])),
+                                                              torch.tensor(float("nan")))),
+                "x_train contains NaN"),
         "inf": (dict(x_test=small.x_test.clone().fill_(float("inf"))), "x_test contains NaN or inf"),
         "label >= C": (dict(y_train=small.y_train.clone().index_fill_(0, torch.tensor([0]), 10)), "y_train must lie in 0..9"),
         "negative label": (dict(y_test=small.y_test.clone().index_fill_(0, torch.tensor([0]), -1)), "y_test must lie"),
@@ -216,7 +218,7 @@ def test_check_dataset_refuses_bad_data_by_name(small):
         "dtype": (dict(x_test=small.x_test.to(torch.int64)), "x_test must be a floating-point"),
         "float labels": (dict(y_train=small.y_train.float()), "y_train must hold integer"),
     }
-    for name, (change, msg) in bad.items():
+    for change, msg in bad.values():
         with pytest.raises(ValueError, match=msg):
             data.check_dataset(dataclasses.replace(small, **change))
     assert data.check_dataset(small) == 10

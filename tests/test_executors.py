@@ -157,7 +157,7 @@ def test_jobs_get_their_share_of_the_cores(monkeypatch):
     take --cpus-per-job as given (the scheduler owns the node)."""
     monkeypatch.setattr(executors.os, "cpu_count", lambda: 8)
     items = list(range(10))
-    threads = lambda ex: [args[-1] for args in ex.jobs_for(None, items, data=None, device="cpu", dtype="float32",  # noqa: E731
+    threads = lambda ex: [args[-1] for args in ex.jobs_for(None, items, data=None, device="cpu", dtype="float32",
                                                            root="r", label="t")]
     assert threads(executors.SubmititExecutor(kind="local", jobs=2)) == [4, 4]
     assert threads(executors.SubmititExecutor(kind="local", jobs=3)) == [2, 2, 2]

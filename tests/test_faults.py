@@ -19,7 +19,7 @@ from springblock import cache, results
 from springblock.experiments import mlp
 
 sys.path.insert(0, str(Path(__file__).parent))
-import faultjob  # noqa: E402
+import faultjob
 
 JOB = Path(__file__).with_name("faultjob.py")
 

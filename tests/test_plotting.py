@@ -4,17 +4,17 @@ so no network is trained."""
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from springblock import plotting, scales  # noqa: E402
-from springblock.experiments import fig1  # noqa: E402
-from springblock.plotting import style  # noqa: E402
-from springblock.train import MEASURED_KINDS as KINDS  # noqa: E402
+from springblock import plotting, scales
+from springblock.experiments import fig1
+from springblock.plotting import style
+from springblock.train import MEASURED_KINDS as KINDS
 
 
-def panel_result(name, rows=3, cols=4, seeds=2, layers=8, rng=np.random.default_rng(0)):
+def panel_result(name, rows=3, cols=4, seeds=2, layers=8, rng=np.random.default_rng(0)):  # noqa: B008 - one stream shared by the calls, on purpose
     values = np.asarray(scales.settings(f"fig1_{name}", "paper")["values"][:cols])
     depth = np.linspace(1.5, -2.5, layers)
     load = {f"{sp}_{k}": depth + 0.1 * rng.standard_normal((rows, cols, seeds, layers))

@@ -8,7 +8,7 @@ from springblock import probe, separation, shape
 def mlp(seed=0):
     """Two (Linear, BatchNorm, ReLU, Dropout) blocks and a linear readout: names "0.0".."1.3", "2"."""
     torch.manual_seed(seed)
-    block = lambda d_in: nn.Sequential(nn.Linear(d_in, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.3))  # noqa: E731
+    block = lambda d_in: nn.Sequential(nn.Linear(d_in, 12), nn.BatchNorm1d(12), nn.ReLU(), nn.Dropout(0.3))
     return nn.Sequential(block(6), block(12), nn.Linear(12, 3))
 
 
@@ -66,7 +66,7 @@ def test_output_changed_in_place_later_is_copied():
 
 def test_selection_by_name_glob_type_and_default():
     model = mlp()
-    sel = lambda layers: [n for n, _ in probe.select_layers(model, layers)]  # noqa: E731
+    sel = lambda layers: [n for n, _ in probe.select_layers(model, layers)]
     assert sel(None) == ["0", "1", "2"]  # direct children
     assert sel("1.0") == ["1.0"]
     assert sel(["1.2", "0.2"]) == ["1.2", "0.2"]  # exact names keep the given order
@@ -103,7 +103,7 @@ def test_modes_restored_and_hooks_removed_also_on_error():
 
 
 def test_eval_mode_used_inside():
-    model, (x, y) = mlp(), data()
+    model, (x, _) = mlp(), data()
     seen = []
     model[0][3].register_forward_hook(lambda m, a, o: seen.append(m.training))
     model.train()

@@ -106,7 +106,7 @@ def test_fingerprints_follow_contents_not_file_names(tmp_path, monkeypatch):
     (tmp_path / "sb_new_place.py").write_text("from math import sqrt\nimport math\n" + body.split("\n", 1)[1])
     (tmp_path / "sb_other.py").write_text(body.replace("sqrt", "log"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    fp = lambda m: results.code_fingerprint((m,))[0]  # noqa: E731
+    fp = lambda m: results.code_fingerprint((m,))[0]
     assert fp("sb_old_place") == fp("sb_new_place") != fp("sb_other")
 
 

@@ -23,7 +23,7 @@ from springblock import cache, cli, data, experiments, inventory, results
 from springblock.experiments import mlp
 
 sys.path.insert(0, str(Path(__file__).parent))
-import faultjob  # noqa: E402
+import faultjob
 
 
 @pytest.fixture
@@ -158,7 +158,7 @@ def test_prune_removes_ended_local_job_folders_and_leaves_slurm_and_live_ones(is
     ended.wait()
     folders = {"ended": root / "submitit" / str(ended.pid), "live": root / "submitit" / str(os.getpid()),
                "slurm": root / "submitit" / "999999"}
-    for name, folder in folders.items():
+    for folder in folders.values():
         folder.mkdir(parents=True)
         (folder / f"{folder.name}_0_submitted.pkl").write_bytes(b"x" * 1000)  # the pickled data copy
     (folders["slurm"] / "999999_submission.sh").write_text("#!/bin/bash\n")

@@ -80,11 +80,11 @@ def accuracy_vs_shape(acc, load, *, n_boot: int = 2000, seed: int = 0) -> dict:
     ok = (np.isfinite(am) & np.isfinite(rc)).ravel()
     for j, name in enumerate(("pearson_abs", "spearman_abs")):
         if S >= 2:  # resample seeds: each resample gives new cell means and curvatures
-            stat = lambda idx, j=j: correlation(*(lambda m, r: (m, np.abs(r)))(*cells(idx)))[j]  # noqa: E731
+            stat = lambda idx, j=j: correlation(*(lambda m, r: (m, np.abs(r)))(*cells(idx)))[j]
             n = S
         else:  # resample cells (pairs)
             a_ok, r_ok = am.ravel()[ok], np.abs(rc.ravel()[ok])
-            stat = lambda idx, j=j: correlation(a_ok[idx], r_ok[idx])[j]  # noqa: E731
+            stat = lambda idx, j=j: correlation(a_ok[idx], r_ok[idx])[j]
             n = int(ok.sum())
         out[f"{name}_lo"], out[f"{name}_hi"] = bootstrap_interval(stat, n, n_boot, seed)
     flat = np.where(np.isfinite(am) & np.isfinite(rc), am, -np.inf).ravel()

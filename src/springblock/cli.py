@@ -378,7 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     sacts = sh.add_subparsers(dest="action", required=True)
     st = sacts.add_parser("status", help="per experiment: shipped, partial, stale or missing, and the time left")
     st.add_argument("--scale", default="paper", choices=scales.SCALES, help="at which scale (default: paper)")
-    ver = sacts.add_parser("verify", help="recompute randomly chosen shipped results and compare them (bitwise, float arrays to 4 float32 ulp)")
+    ver = sacts.add_parser("verify", help="recompute randomly chosen shipped results and compare them "
+                                          "(bitwise, float arrays to 4 float32 ulp)")
     ver.add_argument("--per-experiment", type=_positive, default=2, help="results per experiment (default: 2)")
     ver.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
     ver.add_argument("--only", nargs="+", help="these shipped experiments (default: all)")
@@ -413,7 +414,11 @@ def stop_on_sigterm() -> None:
     """Make SIGTERM (``kill``'s default, a scheduler's pre-emption) end the process the way Ctrl-C
     does, by an exception: finished results are already stored, and the run log then also keeps the
     time spent on them."""
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(Stopped(128 + signum)))
+
+
+class Stopped(int):
+    """The exit status SIGTERM's handler exits with, so that :func:`main` can say it was stopped."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -425,9 +430,12 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through the library
-        print(f"springblock {args.command}: stopped; every result finished so far is stored", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, SystemExit) as err:  # Ctrl-C or SIGTERM: one line, not a traceback
+        code = 130 if isinstance(err, KeyboardInterrupt) else err.code
+        if isinstance(err, KeyboardInterrupt) or isinstance(code, Stopped):
+            print(f"springblock {args.command}: stopped; every result finished so far is stored", file=sys.stderr)
+            return int(code)
+        raise
     except OSError as err:  # one line naming the path
         where = f" {err.filename}" if getattr(err, "filename", None) else ""
         print(f"springblock {args.command}: error:{where} {err.strerror or err}", file=sys.stderr)

@@ -309,8 +309,8 @@ def _build(name, src, root, n_train, size, seed, grayscale, antialias) -> Datase
     split = "the paper's split" if seed == PAPER_SEED else f"split seed {seed}"
     desc = (f"{_TITLE[name]}, {split}: {n_train} training {'digits' if name == 'mnist' else 'images'}, the official "
             f"{len(yte):,}-image test set; {size}x{size}{colour}, bilinear resize, antialias={antialias} ({where})")
-    prep = lambda x: preprocess(x, size, grayscale=grayscale, antialias=antialias)  # noqa: E731
-    label = lambda y: torch.as_tensor(np.asarray(y, np.int64))  # noqa: E731
+    prep = lambda x: preprocess(x, size, grayscale=grayscale, antialias=antialias)
+    label = lambda y: torch.as_tensor(np.asarray(y, np.int64))
     return Dataset(prep(xtr), label(ytr), prep(xte), label(yte), NUM_CLASSES, name, desc,
                    *((prep(val[0]), label(val[1])) if val is not None else (None, None)))
 

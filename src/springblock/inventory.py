@@ -126,7 +126,7 @@ def prune(root=None, dry_run: bool = False) -> dict:
     Returns what was (or, with ``dry_run``, would be) removed, and under ``"held"`` the locks kept."""
     base = Path(root) if root is not None else cache_dir()
     stale, unreadable = [], []
-    for ns, path, rec in entries(base):
+    for _ns, path, rec in entries(base):
         if rec is None:
             unreadable.append(path)
         elif expected_key(rec) != path.stem:
@@ -234,7 +234,7 @@ def _import_one(name: str, blob: bytes, base: Path, accepted: list, present: lis
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         rec = json.loads(str(arrays.pop("__provenance__")))
-    except Exception as err:  # noqa: BLE001 - any unreadable member is refused, with its error
+    except Exception as err:
         return f"unreadable ({type(err).__name__})"
     if not isinstance(rec, dict) or rec.get("experiment") != ns:
         return f"stored under {ns!r} but of experiment {rec.get('experiment') if isinstance(rec, dict) else None!r}"

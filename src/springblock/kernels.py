@@ -69,7 +69,7 @@ def batch_norm_train(z, weight, bias, running_mean, running_var, batch_axis: int
                                                   running_var.view(-1), True, BN_MOMENTUM, BN_EPS)
         return y.view(z.shape), (mean, invstd)
     n = z.shape[b_ax]
-    col = lambda t: t.unsqueeze(b_ax)  # noqa: E731  (M, F) -> broadcastable against z
+    col = lambda t: t.unsqueeze(b_ax)
     mean = z.mean(b_ax)
     var = (z - col(mean)).square().mean(b_ax)
     invstd = (var + BN_EPS).rsqrt()
@@ -89,7 +89,7 @@ def batch_norm_backward(gy, z, weight, saved, need_input_grad: bool, batch_axis:
             gy.reshape(1, -1, gy.shape[-1]), z.reshape(1, -1, z.shape[-1]), weight.reshape(-1), None, None, mean,
             invstd, True, BN_EPS, [need_input_grad, True, True])
         return (None if gz is None else gz.view(gy.shape)), gg.view(weight.shape), gb.view(weight.shape)
-    col = lambda t: t.unsqueeze(b_ax)  # noqa: E731
+    col = lambda t: t.unsqueeze(b_ax)
     xhat = (z - col(mean)) * col(invstd)
     gbias = gy.sum(b_ax)
     gweight = (gy * xhat).sum(b_ax)

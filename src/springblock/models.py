@@ -123,7 +123,7 @@ class StackedMLP:
         self.bn_names = (["input_bn"] + [f"bns.{i}" for i in range(self.hidden)]) if self.bn else []
         self.running = [(torch.stack([s[f"{b}.running_mean"] for s in states]).to(device, dtype),
                          torch.stack([s[f"{b}.running_var"] for s in states]).to(device, dtype)) for b in self.bn_names]
-        col = lambda v: torch.tensor(v, device=device, dtype=dtype).view(-1, 1, 1)  # noqa: E731
+        col = lambda v: torch.tensor(v, device=device, dtype=dtype).view(-1, 1, 1)
         self.alpha = col([m.alpha for m in modules])
         self.beta = 1 - self.alpha  # LeakyReLU as α·y + (1 − α)·relu(y), α per network
         self.scale = col([m.scale for m in modules])  # √c_σ without BatchNorm, else 1

@@ -379,7 +379,7 @@ class RunContext:
     progress: bool = True
 
 
-_CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("springblock_run_context", default=RunContext())
+_CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("springblock_run_context", default=RunContext())  # noqa: B039 - frozen
 _RECORDERS: contextvars.ContextVar[tuple] = contextvars.ContextVar("springblock_recorders", default=())
 
 

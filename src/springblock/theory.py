@@ -119,7 +119,7 @@ def _mean_relu(a, sigma, noise, truncate):
     if noise == "truncated":  # ε = sigma·Z, Z ~ N(0,1) conditioned on |Z| <= c
         c = truncate
         lo = np.clip(-a / sigma, -c, c)  # the integral runs over Z in [lo, c]
-        pdf = lambda t: np.exp(-t * t / 2) / np.sqrt(2 * np.pi)  # noqa: E731
+        pdf = lambda t: np.exp(-t * t / 2) / np.sqrt(2 * np.pi)
         mass = ndtr(c) - ndtr(-c)
         return (a * (ndtr(c) - ndtr(lo)) + sigma * (pdf(lo) - pdf(c))) / mass
     raise ValueError(f"noise must be one of {NOISES}, got {noise!r}")

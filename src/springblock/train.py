@@ -69,7 +69,7 @@ class TrainConfig:
     early_stop: bool = True  # stop (freeze) once the epoch loss is < 1e-4 or changes by < 1e-10
 
     def __post_init__(self):
-        set_ = lambda name, v: object.__setattr__(self, name, v)  # noqa: E731  (frozen)
+        set_ = lambda name, v: object.__setattr__(self, name, v)
         set_("alpha", validate.real("alpha", self.alpha, 0, 1))
         set_("lr", validate.real("lr", self.lr, 0, None, lo_open=True))
         set_("dropout", validate.real("dropout", self.dropout, 0, 1, hi_open=True))
@@ -263,7 +263,7 @@ class _Stack:
         self.noisy = [i for i, c in enumerate(cfgs) if c.noise > 0 or c.dropout > 0]
         self.dropout = any(c.dropout > 0 for c in cfgs)
         if self.dropout:  # per network: its keep threshold and 1/(1 − p) scale
-            col = lambda v, t: torch.tensor(v, dtype=t, device=dev).view(self.M, 1, 1)  # noqa: E731
+            col = lambda v, t: torch.tensor(v, dtype=t, device=dev).view(self.M, 1, 1)
             self.thr = col([keep_threshold(c.dropout) for c in cfgs], torch.int16)
             self.keep_scale = 1 / col([1 - c.dropout for c in cfgs], dtype)
         self.minus_one = torch.full((1, 1, 1), -1.0, dtype=dtype, device=dev)

@@ -71,7 +71,7 @@ def explorer(L: int = 7, realisations: int = 10, steps: int = 4_000, seed: int =
     from IPython.display import display
 
     box = dict(description_width="70px")
-    slider = lambda d, v, lo, hi, step: W.FloatSlider(value=v, min=lo, max=hi, step=step, description=d,  # noqa: E731
+    slider = lambda d, v, lo, hi, step: W.FloatSlider(value=v, min=lo, max=hi, step=step, description=d,
                                                       readout_format=".3f", continuous_update=False, style=box)
     controls = dict(mu_r=slider("μ_r", 0.02, 0.0, 0.06, 0.001), mu_l=slider("μ_l", 0.06, 0.0, 0.12, 0.001),
                     sigma=slider("σ", 0.0, 0.0, 0.5, 0.001), k=slider("k", 1.0, 0.2, 3.0, 0.05),

@@ -120,7 +120,7 @@ def lab(tmp_path_factory):
                                          headers={"Authorization": f"token {token}"})
             urllib.request.urlopen(req, timeout=10).close()
             proc.wait(20)
-        except Exception:  # noqa: BLE001
+        except Exception:
             pass
         if proc.poll() is None:
             proc.terminate()
@@ -164,7 +164,8 @@ RUN_STATE_JS = r"""
     for (let j = 0; j < c.model.outputs.length; j++) {
       const o = c.model.outputs.get(j).toJSON();
       if (o.output_type === 'error')
-        errors.push(`code cell ${i + 1}: ${o.ename}: ${o.evalue}\n` + (o.traceback || []).join('\n').replace(/\x1b\[[0-9;]*m/g, '').slice(-1500));
+        errors.push(`code cell ${i + 1}: ${o.ename}: ${o.evalue}\n` +
+                    (o.traceback || []).join('\n').replace(/\x1b\[[0-9;]*m/g, '').slice(-1500));
     }
   });
   const k = panel.sessionContext.session && panel.sessionContext.session.kernel;
@@ -176,7 +177,8 @@ RUN_STATE_JS = r"""
 # The explorer: the widget view holding sliders and an output area with an image.
 EXPLORER_JS = r"""
 () => {
-  const views = [...document.querySelectorAll('.jp-OutputArea-output .widget-vbox, .jp-OutputArea-output .jupyter-widgets.widget-container')]
+  const views = [...document.querySelectorAll(
+    '.jp-OutputArea-output .widget-vbox, .jp-OutputArea-output .jupyter-widgets.widget-container')]
       .filter((v) => v.querySelector('.widget-slider') && v.querySelector('.widget-output, .jupyter-widgets-output-area'));
   if (!views.length) return null;
   const v = views[0];
@@ -210,7 +212,7 @@ def test_live_explorer_redraws_when_a_slider_moves(browser, lab):
             Path(shots).mkdir(parents=True, exist_ok=True)
             try:
                 page.screenshot(path=str(Path(shots) / f"jupyterlab-{tag}.png"))
-            except Exception:  # noqa: BLE001
+            except Exception:
                 pass
 
     try:

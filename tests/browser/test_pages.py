@@ -88,7 +88,7 @@ CASE_IDS = [f"{p}@{w}" for p, w in CASES]
 # --------------------------------------------------------------------------------------------- server
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002  (keep pytest's output clean)
+    def log_message(self, format, *args):
         pass
 
 
@@ -312,7 +312,7 @@ def save_screenshot(page, name: str, width: int):
         return
     try:
         page.screenshot(path=str(d / f"{name.replace('/', '_')}-{width}.png"), full_page=True, timeout=30_000)
-    except Exception as e:  # noqa: BLE001  (a screenshot is a convenience)
+    except Exception as e:
         print(f"screenshot of {name} at {width} px failed: {e}")
 
 
@@ -368,7 +368,7 @@ def load(browser, base_url: str, name: str, width: int) -> Report:
         page.wait_for_load_state("networkidle", timeout=20_000)
         report.data = page.evaluate(COLLECT_JS)
         save_screenshot(page, name, width)
-    except Exception as e:  # noqa: BLE001  (recorded, every check then fails with it)
+    except Exception as e:
         report.load_error = f"{type(e).__name__}: {e}"
     finally:
         # freeze the event lists first: closing the context aborts whatever is still in flight
@@ -579,7 +579,7 @@ def test_fig1_heat_map_shows_hover_labels(browser, book_url):
         label = page.locator(".bd-article .plotly-graph-div").first.locator(".hoverlayer .hovertext").first
         try:
             label.wait_for(state="attached", timeout=5_000)
-        except Exception:  # noqa: BLE001
+        except Exception:
             save_screenshot(page, f"{name}-hover-failed", 1280)
             raise AssertionError(f"{name}.html at 1280 px: hovering trace {pt['trace']} of the Fig. 1 heat map at "
                                  f"({pt['x']:.0f}, {pt['y']:.0f}) shows no .hovertext label") from None
@@ -615,7 +615,7 @@ def test_chain_explorer_slider_changes_the_figure(browser, book_url):
                   setTimeout(poll, 50);
                 })();
             })""", [active0, before])
-        except Exception:  # noqa: BLE001  (described below)
+        except Exception:
             pass
         active, visible = gd.evaluate(state)
         titles = gd.locator(".gtitle")

@@ -242,7 +242,7 @@ def _acc_ranges(panels):
         lo, hi = float(acc[lo_i]), float(acc[hi_i])
         diffs += [lo - ref[0], hi - ref[1]]
         text.append(f"{lo:.1f}–{hi:.1f}")
-        sem = lambda i: None if not np.isfinite(sd[i]) else float(sd[i])  # noqa: E731
+        sem = lambda i: None if not np.isfinite(sd[i]) else float(sd[i])
         parts.append(every(f"({r.panel.letter}) range", [within("lowest", lo, ref[0], 2.0, what="%", sem=sem(lo_i)),
                                                         within("highest", hi, ref[1], 2.0, what="%", sem=sem(hi_i))]))
     mad, mx = float(np.mean(np.abs(diffs))), float(np.max(np.abs(diffs)))
@@ -408,7 +408,8 @@ def _eq7(eq7):
 
 @claim("chain.stuck", "book", "Above μ_r = 2ky/(L(L+1)) the first blocks never move (μ_r = 0.06: two blocks).",
        "(derived; the paper states Eq. 7's condition)", "03_spring_block", kind="book",
-       evidence="the first noiseless chain beyond the bound", counterfactual=lambda eq7: {"eq7": {**eq7, "x": np.asarray(eq7["x"]) + 0.01}})
+       evidence="the first noiseless chain beyond the bound",
+       counterfactual=lambda eq7: {"eq7": {**eq7, "x": np.asarray(eq7["x"]) + 0.01}})
 def _stuck(eq7):
     i = int(np.argmax(~eq7["valid"]))
     mu = float(eq7["mu_r"][i])
@@ -491,7 +492,7 @@ def _broken_mu_bar(F, s, mu_r, mu_l):
        counterfactual=lambda mu_r, mu_l, formula=None: {"mu_r": mu_r, "mu_l": mu_l, "formula": _broken_mu_bar})
 def _mu_bar(mu_r, mu_l, formula=None):
     formula = theory.effective_friction if formula is None else formula
-    mb = lambda F, s: float(formula(F, s, mu_r, mu_l))  # noqa: E731
+    mb = lambda F, s: float(formula(F, s, mu_r, mu_l))
     fs = float(theory.zero_drift_force(mu_r, mu_l))
     nums = {"small": mb(0.1, 1e-3), "mid": mb(0.1, 0.05), "large": mb(0.1, 10.0), "neg_small": mb(-0.06, 0.01),
             "neg_large": mb(-0.06, 1.0), "F_star": fs,
@@ -750,7 +751,10 @@ def _diagram_cf(d):
     """A diagram (rows α, columns by ``values``, the noisiest first) reversed: convex without noise,
     concave with it, and the most curved cells the most accurate."""
     v = np.asarray(d["values"], dtype=float)
-    noise = v / max(v.max(), 1e-12) if d.get("axis", "dropout") != "lr" else np.log(v / v.min()) / max(np.log(v.max() / v.min()), 1e-12)
+    if d.get("axis", "dropout") != "lr":
+        noise = v / max(v.max(), 1e-12)
+    else:
+        noise = np.log(v / v.min()) / max(np.log(v.max() / v.min()), 1e-12)
     field = np.broadcast_to(0.3 - 0.6 * noise, np.shape(d["acc"])[:2])
     load, acc = two_seeds(d["load"], 2), two_seeds(d["acc"], 2)
     return {**d, "load": shaped(load, field[..., None]), "rc": field.copy(),
@@ -850,7 +854,8 @@ def _cnn_cf(cnn):
     P = len(cnn["dropouts"])
     target = np.full(P, -0.3)
     acc = two_seeds(np.asarray(cnn["acc"], dtype=float), 1)
-    out = {**cnn, "pre_load": shaped(two_seeds(cnn["pre_load"], 0), 0.3), "load": shaped(two_seeds(cnn["load"], 1), target[:, None]),
+    out = {**cnn, "pre_load": shaped(two_seeds(cnn["pre_load"], 0), 0.3),
+           "load": shaped(two_seeds(cnn["load"], 1), target[:, None]),
            "acc": acc[:1].repeat(P, 0) - np.arange(P)[:, None]}
     return {"cnn": out}
 
@@ -870,7 +875,8 @@ def _s2(cnn):
     pre_rc = float(shape.relative_curvature(np.asarray(cnn["pre_load"]).mean(0)))
     nums = {"pre_rc": pre_rc, "pre_acc": float(np.mean(cnn["pre_acc"])), "ctrl_rc": float(rc[0]),
             "ctrl_acc": float(acc[0]), "best_p": float(cnn["dropouts"][best]), "best_acc": float(acc[best]),
-            "best_rc": float(rc[best]), "top_p": float(cnn["dropouts"][top]), "top_rc": float(rc[top]), "top_acc": float(acc[top])}
+            "best_rc": float(rc[best]), "top_p": float(cnn["dropouts"][top]), "top_rc": float(rc[top]),
+            "top_acc": float(acc[top])}
     parts = [beyond("after pre-training: concave", shape.relative_curvature(np.asarray(cnn["pre_load"])), -TOL, "<"),
              band("moderate dropout: linear", rc_s[best], TOL),
              beyond("… and more accurate than none", acc_s[best] - acc_s[0], 0.0, ">", what="accuracy gain"),
@@ -884,7 +890,8 @@ def _s2(cnn):
 @claim("fig5a.linear_net", "Fig. 5(a)", "A linear network with orthogonal weights on whitened data: small-step SGD "
        "gives a linear curve; a large step or dropout a convex one.", "small lr linear; large lr, dropout convex",
        "06_other_networks", evidence="every seed of the three variants",
-       counterfactual=lambda lin: {"lin": {**lin, "load": shaped(two_seeds(lin["load"], 1), np.array([0.3, -0.3, -0.3])[:, None])}})
+       counterfactual=lambda lin: {"lin": {**lin, "load": shaped(two_seeds(lin["load"], 1),
+                                                                 np.array([0.3, -0.3, -0.3])[:, None])}})
 def _f5a(lin):
     rc_s = shape.relative_curvature(np.asarray(lin["load"]))  # (V, S)
     rc = shape.relative_curvature(np.nanmean(lin["load"], 1))
@@ -899,7 +906,8 @@ def _f5a(lin):
 
 @claim("s12.regression", "SM S12", "The regression load is concave for lazy training and convex for noisy training.",
        "lazy concave, noisy convex", "06_other_networks", evidence="every seed of the lazy, dropout and large-lr runs",
-       counterfactual=lambda reg: {"reg": {**reg, "load": shaped(two_seeds(reg["load"], 1), np.array([0.3, 0.0, -0.3, -0.3])[:, None]),
+       counterfactual=lambda reg: {"reg": {**reg, "load": shaped(two_seeds(reg["load"], 1),
+                                                                 np.array([0.3, 0.0, -0.3, -0.3])[:, None]),
                                            "test_rmse": two_seeds(reg["test_rmse"], 1)}})
 def _s12(reg):
     keys = ("lazy", "default", "dropout", "large")

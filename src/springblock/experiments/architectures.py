@@ -93,6 +93,6 @@ def metric_comparison(*, alphas: Sequence[float], dropouts: Sequence[float], see
     out = _diagram(found, (len(alphas), len(dropouts), len(sl)), kinds)
     for kind in kinds:
         out[f"rc_{kind}"] = shape.relative_curvature(np.nanmean(out[f"load_{kind}"], 2))
-    rng = lambda d: np.nanmax(d, -1) - np.nanmin(d, -1)  # noqa: E731
+    rng = lambda d: np.nanmax(d, -1) - np.nanmin(d, -1)
     out["inverse_spread"] = np.nanmean(rng(out["load_inverse"]) / rng(out["load_trace"]), 2)
     return {**out, "alphas": np.array(alphas, float), "dropouts": np.array(dropouts, float), "seeds": np.array(sl)}

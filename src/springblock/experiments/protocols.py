@@ -83,7 +83,7 @@ def _cnn_measure(net, xtr, ytr, xte, yte) -> dict:
 def _cnn(c, ctx) -> dict:
     xtr, ytr, xte, yte = _splits(ctx)
     s, kw = c["seed"], dict(lr=c["lr"], batch_size=c["batch_size"])
-    make = lambda p: CNN(c["channels"], c["hidden"], dropout=p).to(ctx.device)  # noqa: E731
+    make = lambda p: CNN(c["channels"], c["hidden"], dropout=p).to(ctx.device)
     if c["protocol"] == "scratch":  # the authors' script: from scratch at every rate
         out = {k: [] for k in ("load", "load_test", "acc")}
         for p in c["dropouts"]:
