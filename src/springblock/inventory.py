@@ -234,7 +234,7 @@ def _import_one(name: str, blob: bytes, base: Path, accepted: list, present: lis
         with np.load(io.BytesIO(blob), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
         rec = json.loads(str(arrays.pop("__provenance__")))
-    except Exception as err:
+    except Exception as err:  # any unreadable member is refused, with its error
         return f"unreadable ({type(err).__name__})"
     if not isinstance(rec, dict) or rec.get("experiment") != ns:
         return f"stored under {ns!r} but of experiment {rec.get('experiment') if isinstance(rec, dict) else None!r}"

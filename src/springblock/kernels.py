@@ -69,7 +69,7 @@ def batch_norm_train(z, weight, bias, running_mean, running_var, batch_axis: int
                                                   running_var.view(-1), True, BN_MOMENTUM, BN_EPS)
         return y.view(z.shape), (mean, invstd)
     n = z.shape[b_ax]
-    col = lambda t: t.unsqueeze(b_ax)
+    col = lambda t: t.unsqueeze(b_ax)  # (M, F) -> broadcastable against z
     mean = z.mean(b_ax)
     var = (z - col(mean)).square().mean(b_ax)
     invstd = (var + BN_EPS).rsqrt()

@@ -229,7 +229,7 @@ def _archive(name: str) -> tuple[Path, dict[tuple[str, str], tuple[dict, dict]]]
         with np.load(path, allow_pickle=False) as npz:
             blob = {k: npz[k] for k in npz.files}
         records = json.loads(str(blob.pop(PROVENANCE)))
-    except Exception as err:
+    except Exception as err:  # any unreadable archive is reported by name and not used
         raise ShippedError(f"{path}: unreadable ({type(err).__name__}: {err})") from None
     out = {}
     groups: dict[tuple[str, int], list[dict]] = {}

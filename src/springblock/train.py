@@ -69,7 +69,7 @@ class TrainConfig:
     early_stop: bool = True  # stop (freeze) once the epoch loss is < 1e-4 or changes by < 1e-10
 
     def __post_init__(self):
-        set_ = lambda name, v: object.__setattr__(self, name, v)
+        set_ = lambda name, v: object.__setattr__(self, name, v)  # the dataclass is frozen
         set_("alpha", validate.real("alpha", self.alpha, 0, 1))
         set_("lr", validate.real("lr", self.lr, 0, None, lo_open=True))
         set_("dropout", validate.real("dropout", self.dropout, 0, 1, hi_open=True))

@@ -147,7 +147,7 @@ def compare_with_fixed(*, dropouts: Sequence[float], seeds, epochs: int, every: 
                  gain_p=gain_p, gain_i=gain_i, p_max=p_max, target=target, alpha=validate.real("alpha", alpha, 0, 1),
                  lr=validate.real("lr", lr, 0, lo_open=True), hidden=hidden, width=width, seed=s) for s in sl]
     found = results.run(EXPERIMENT, cfgs, data=data, device=device, progress=progress, label="load-guided dropout")
-    stack = lambda k: np.stack([np.asarray(f[k]) for f in found])
+    stack = lambda k: np.stack([np.asarray(f[k]) for f in found])  # (S, P+1)
     val, test, rc = stack("val_acc"), stack("test_acc"), stack("rc")
     out = {"dropouts": np.array(dropouts), "seeds": np.array(sl), "fixed_val": val[:, :-1].T, "fixed_test": test[:, :-1].T,
            "ctrl_val": val[:, -1], "ctrl_test": test[:, -1], "fixed_rc": rc[:, :-1].T, "ctrl_rc": rc[:, -1],
