@@ -299,3 +299,25 @@ def test_a_recheck_that_differs_is_recomputed_once_more_before_it_counts(monkeyp
     serve(off, {"x": stored["x"] - np.float32(0.01)})
     row = results.recheck(stored, record)
     assert not row["agrees"] and row["status"].endswith("two recomputes here also differ from each other")
+
+
+def test_a_stable_difference_on_a_torch_result_without_its_instruction_set_is_not_counted(monkeypatch):
+    stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
+    off = {"x": stored["x"] + np.float32(0.01)}
+    here = results.cpu_type()
+    old = {"experiment": "mlp", "device": "cpu", "device_name": here["device_name"]}  # no cpu_capability
+
+    def serve(*answers):
+        it = iter(answers)
+        monkeypatch.setattr(results, "recompute", lambda rec: next(it))
+
+    serve(off, off)  # stable: it may be the other CPU's rounding, so neither agreeing nor different
+    row = results.recheck(stored, old)
+    assert "agrees" not in row and row["unrecorded_cpu"]
+    assert row["status"].startswith("skipped after recomputing: x (by ") and "cpu_capability" in row["status"]
+    serve(off, {"x": stored["x"] - np.float32(0.01)})  # unstable here: a real fault whatever the CPU
+    assert results.recheck(stored, old)["agrees"] is False
+    serve(off, off)  # the instruction set recorded and equal to this machine's: a stable difference counts
+    assert results.recheck(stored, {**old, **here})["agrees"] is False
+    serve(stored)
+    assert results.recheck(stored, old) == {"status": "equal", "agrees": True}

@@ -309,10 +309,13 @@ def _cmd_shipped(args) -> int:
     different = [r for r in checked if not r["agrees"]]
     close = sum(r["agrees"] and r["status"].startswith("equal to") for r in checked)
     transient = sum(bool(r.get("transient")) for r in checked)
+    unrecorded = sum(bool(r.get("unrecorded_cpu")) for r in rows)
     print(f"verified {len(checked) - len(different)} shipped result(s) ({close} of them equal to within "
           f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise"
           + (f"; {transient} only on a second recompute" if transient else "")
-          + f"), {len(different)} different, {len(rows) - len(checked)} skipped")
+          + f"), {len(different)} different, {len(rows) - len(checked)} skipped"
+          + (f" ({unrecorded} after recomputing: a stable difference, on a result whose record does not name its "
+             "CPU's instruction set)" if unrecorded else ""))
     return 1 if different else 0
 
 

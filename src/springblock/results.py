@@ -645,6 +645,17 @@ def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict
         return {"status": f"{status_again} on a second recompute (the first differed: "
                           f"{status.removeprefix('DIFFERENT: ')})", "agrees": True, "transient": True}
     stable = agreement(first, again)[0]
+    unrecorded = [k for k in cpu_type() if record.get(k) is None] if exp is not None and exp.torch else []
+    if stable and unrecorded:
+        # Results made before the instruction set was recorded say only "AMD EPYC": AMD EPYCs with
+        # and without AVX-512 round some kernels differently (seen 2026-12-05: on an AVX2 EPYC, one
+        # Fig. 1 batch cell and Fig. 4's networks differ, stably; their other panels are bitwise
+        # equal), so a stable difference cannot tell a changed engine from another CPU type.
+        here = cpu_type()
+        return {"status": f"skipped after recomputing: {status.removeprefix('DIFFERENT: ')}; its record does not "
+                          f"name the CPU's {' or '.join(unrecorded)} (this machine: "
+                          f"{', '.join(here[k] for k in unrecorded)}), so another CPU type's rounding cannot be "
+                          "ruled out", "unrecorded_cpu": True}
     return {"status": status + ("" if stable else "; two recomputes here also differ from each other"), "agrees": False}
 
 
