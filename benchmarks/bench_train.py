@@ -160,7 +160,7 @@ def _replay_matmuls(shapes: dict[tuple, int], dev) -> float:
     """Seconds the profiled batched matrix products take alone: same shapes, same counts."""
     total = 0.0
     for (op, text), count in shapes.items():
-        dims = [tuple(d) for d in eval(text) if d]
+        dims = [tuple(d) for d in eval(text) if d]  # the profiler's own repr of shape lists
         args = [torch.randn(*d, device=dev) for d in dims[:3]]
         fn = (lambda: torch.bmm(args[0], args[1])) if op == "aten::bmm" else (lambda: torch.baddbmm(*args))
         fn()

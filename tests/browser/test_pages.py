@@ -88,7 +88,7 @@ CASE_IDS = [f"{p}@{w}" for p, w in CASES]
 # --------------------------------------------------------------------------------------------- server
 
 class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
+    def log_message(self, format, *args):  # keep pytest's output clean
         pass
 
 
@@ -312,7 +312,7 @@ def save_screenshot(page, name: str, width: int):
         return
     try:
         page.screenshot(path=str(d / f"{name.replace('/', '_')}-{width}.png"), full_page=True, timeout=30_000)
-    except Exception as e:
+    except Exception as e:  # a screenshot is a convenience
         print(f"screenshot of {name} at {width} px failed: {e}")
 
 
@@ -368,7 +368,7 @@ def load(browser, base_url: str, name: str, width: int) -> Report:
         page.wait_for_load_state("networkidle", timeout=20_000)
         report.data = page.evaluate(COLLECT_JS)
         save_screenshot(page, name, width)
-    except Exception as e:
+    except Exception as e:  # recorded: every check then fails with it
         report.load_error = f"{type(e).__name__}: {e}"
     finally:
         # freeze the event lists first: closing the context aborts whatever is still in flight
@@ -615,7 +615,7 @@ def test_chain_explorer_slider_changes_the_figure(browser, book_url):
                   setTimeout(poll, 50);
                 })();
             })""", [active0, before])
-        except Exception:
+        except Exception:  # described below
             pass
         active, visible = gd.evaluate(state)
         titles = gd.locator(".gtitle")
