@@ -298,3 +298,25 @@ def test_auto_scale_is_the_paper_scale_only_where_every_experiment_is_shipped(sh
     assert run.scale == "default" and "chain_fig2" in run.note and "chain_eq7" not in run.note
     with pytest.raises(ValueError, match="experiments"):
         scales.check("cpu", "auto", 0, experiments=("fig9",))
+
+
+def test_verify_skips_by_name_what_costs_more_than_max_seconds_and_refuses_a_non_positive_cap(ship, tmp_path,
+                                                                                             capsys, monkeypatch):
+    _ship_toy(ship, tmp_path)
+    assert shipped.seconds_per_result({"wall_s": 300.0, "cores": 2, "cells": 1}) == 600.0
+    monkeypatch.setattr(shipped, "seconds_per_result", lambda manifest: 600.0)
+
+    def never(*a):
+        raise AssertionError("recomputed a result over the cap")
+
+    monkeypatch.setattr(results, "recheck", never)
+    rows = shipped.verify(2, seed=1, log=lambda *a: None, max_seconds=60)
+    assert len(rows) == 2 and all(r["too_costly"] and "agrees" not in r for r in rows)
+    assert "600 CPU-s" in rows[0]["status"] and "--max-seconds 60" in rows[0]["status"]
+    assert main(["shipped", "verify", "--per-experiment", "2", "--max-seconds", "60"]) == 0
+    assert "2 skipped; not recomputed, over --max-seconds: toy" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="max_seconds"):
+        shipped.verify(2, max_seconds=0)
+    with pytest.raises(SystemExit) as stop:
+        main(["shipped", "verify", "--max-seconds", "-5"])
+    assert stop.value.code == 2 and "--max-seconds" in capsys.readouterr().err

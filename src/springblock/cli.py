@@ -46,6 +46,16 @@ def _positive(text: str) -> int:
     return n
 
 
+def _seconds(text: str) -> float:
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
+    if not 0 < x < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, inf), got {text}")
+    return x
+
+
 def _nonnegative(text: str) -> int:
     try:
         n = int(text)
@@ -304,18 +314,20 @@ def _cmd_shipped(args) -> int:
             counts = "" if r.found is None else f" {r.found} found" + ("" if not r.missing else f", {r.missing} missing")
             print(f"{r.experiment:>20}: {r.state}{counts}{est}" + (f"  [{r.note}]" if r.note and r.missing is None else ""))
         return 0
-    rows = shipped.verify(args.per_experiment, seed=args.seed, experiments=args.only)
+    rows = shipped.verify(args.per_experiment, seed=args.seed, experiments=args.only, max_seconds=args.max_seconds)
     checked = [r for r in rows if "agrees" in r]
     different = [r for r in checked if not r["agrees"]]
     close = sum(r["agrees"] and r["status"].startswith("equal to") for r in checked)
     transient = sum(bool(r.get("transient")) for r in checked)
     unrecorded = sum(bool(r.get("unrecorded_cpu")) for r in rows)
+    costly = sorted({r["experiment"] for r in rows if r.get("too_costly")})
     print(f"verified {len(checked) - len(different)} shipped result(s) ({close} of them equal to within "
           f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise"
           + (f"; {transient} only on a second recompute" if transient else "")
           + f"), {len(different)} different, {len(rows) - len(checked)} skipped"
           + (f" ({unrecorded} after recomputing: a stable difference, on a result whose record does not name its "
-             "CPU's instruction set)" if unrecorded else ""))
+             "CPU's instruction set)" if unrecorded else "")
+          + (f"; not recomputed, over --max-seconds: {', '.join(costly)}" if costly else ""))
     return 1 if different else 0
 
 
@@ -386,6 +398,9 @@ def build_parser() -> argparse.ArgumentParser:
     ver.add_argument("--per-experiment", type=_positive, default=2, help="results per experiment (default: 2)")
     ver.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
     ver.add_argument("--only", nargs="+", help="these shipped experiments (default: all)")
+    ver.add_argument("--max-seconds", type=_seconds, default=None,
+                     help="skip, by name, experiments whose results took more CPU-seconds each than this to make "
+                          "(by their manifests; default: no limit)")
     sh.set_defaults(func=_cmd_shipped)
 
     book = sub.add_parser("book", help="execute the book's chapters with papermill", formatter_class=fmt,

@@ -284,7 +284,7 @@ def records(experiment: str) -> list[dict]:
 # Verification
 # ---------------------------------------------------------------------------------------------
 def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterable[str] | None = None,
-           log=print) -> list[dict]:
+           log=print, max_seconds: float | None = None) -> list[dict]:
     """Recompute ``per_experiment`` randomly chosen shipped results of every shipped experiment (or
     of ``experiments``) and compare them with what is shipped: bitwise, or within
     :data:`results.ULP_TOLERANCE` float32 units in the last place for float arrays (see
@@ -293,6 +293,9 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
     The sample is drawn with ``seed`` (a fresh one when None), which is logged, so a failure can be
     replayed. Results computed on another device type are skipped (they cannot be recomputed here),
     and so are those whose key the current code no longer gives (they are never served).
+    ``max_seconds`` skips, by name, the sampled results of an experiment whose manifest says one
+    result took more CPU-seconds than that to make (:func:`seconds_per_result`): CI's sample stays
+    cheap, and ``--only`` without the cap still recomputes them.
     """
     import random
     import secrets
@@ -300,6 +303,10 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
     from . import inventory, results
 
     per_experiment = _positive("per_experiment", per_experiment)
+    if max_seconds is not None:
+        from . import validate
+
+        max_seconds = validate.real("max_seconds", max_seconds, 0.0, lo_open=True)
     seed = secrets.randbelow(2**31) if seed is None else int(seed)
     log(f"springblock shipped results: verifying {per_experiment} result(s) per experiment, sample seed {seed}")
     rng = random.Random(seed)
@@ -312,14 +319,24 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
     rows = []
     for name in names:
         cells = sorted(_archive(name)[1].items())
+        cost = seconds_per_result(mans[name])
         for (ns, key), (arrays, rec) in rng.sample(cells, min(per_experiment, len(cells))):
             row = {"experiment": name, "namespace": ns, "key": key, "label": rec.get("label")}
-            if inventory.expected_key(rec) != key:
+            if max_seconds is not None and cost > max_seconds:
+                rows.append({**row, "status": f"skipped: one result took {cost:.0f} CPU-s to make (its manifest), "
+                                              f"over --max-seconds {max_seconds:g}", "too_costly": True})
+            elif inventory.expected_key(rec) != key:
                 rows.append({**row, "status": "skipped: the current code gives it another key (never served)"})
             else:
                 rows.append({**row, **results.recheck(arrays, rec)})
             log(f"{name:>18} {ns}/{key}: {rows[-1]['status']}")
     return rows
+
+
+def seconds_per_result(manifest: Mapping) -> float:
+    """CPU-seconds one of an experiment's results took to make, on average, by its manifest (wall
+    time × cores ÷ results): what recomputing one of them costs, roughly, on a like machine."""
+    return float(manifest.get("wall_s") or 0) * float(manifest.get("cores") or 1) / max(1, int(manifest.get("cells") or 1))
 
 
 def _positive(name: str, n) -> int:
