@@ -87,9 +87,10 @@ def test_run_table_sums_real_wall_times_per_scale_and_experiment():
     table = notebooks.run_table([_entry(), _entry(wall_s=30.0, computed=1, finished="2026-12-02T03:00:00"),
                                  _entry(label="fig1 lr", wall_s=600.0)])
     row = table.loc[("paper", "fig1 noise")]
-    assert (row["results"], row["wall_time_min"], row["runs"]) == (4, 2.0, 2)
-    assert row["finished"] == "2026-12-02T03:00:00"
-    assert table.loc[("paper", "fig1 lr"), "wall_time_min"] == 10.0
+    assert (row["results computed"], row["wall time (min)"], row["runs"]) == (4, 2.0, 2)
+    assert row["last finished"] == "2026-12-02 03:00"
+    assert table.loc[("paper", "fig1 lr"), "wall time (min)"] == 10.0
+    assert list(table.columns) == list(notebooks.RUN_COLUMNS.values())
     assert "nothing was computed" in notebooks.run_table([]).iloc[0, 0]
 
 
@@ -99,8 +100,8 @@ def test_run_table_counts_executor_jobs_in_the_run_that_submitted_them():
                _entry(computed=3, wall_s=90.0, run_id="r1"), _entry(label="fig1 lr", wall_s=60.0, run_id=None)]
     table = notebooks.run_table(entries)
     row = table.loc[("paper", "fig1 noise")]
-    assert (row["results"], row["wall_time_min"], row["runs"], row["jobs"]) == (3, 1.5, 1, 2)
-    assert table.loc[("paper", "fig1 lr"), "jobs"] == 0
+    assert (row["results computed"], row["wall time (min)"], row["runs"], row["submitit jobs"]) == (3, 1.5, 1, 2)
+    assert table.loc[("paper", "fig1 lr"), "submitit jobs"] == 0
     assert notebooks.submitted(entries) == entries[2:]
 
 

@@ -114,3 +114,23 @@ def test_the_live_explorer_is_shown_only_to_a_front_end(monkeypatch):
     assert not widgets.in_kernel()  # a headless kernel (papermill, the book build)
     monkeypatch.setenv("JPY_SESSION_NAME", "book/03_spring_block.md")
     assert widgets.in_kernel()  # a notebook JupyterLab opened
+
+
+def _overlapping_texts(fig):
+    """Pairs of visible, non-empty texts of ``fig`` whose drawn boxes overlap by more than a pixel
+    (boxes include the font's descent, so stacked labels may touch)."""
+    renderer = _rendered(fig)
+    texts = [t for t in fig.findobj(matplotlib.text.Text) if t.get_visible() and t.get_text().strip()]
+    boxes = [(t.get_text(), t.get_window_extent(renderer).padded(-0.5)) for t in texts]
+    return [(a, b) for i, (a, ba) in enumerate(boxes) for b, bb in boxes[i + 1:] if ba.overlaps(bb)]
+
+
+def test_no_text_of_the_chain_phase_diagram_or_fig1_runs_into_another():
+    rng = np.random.default_rng(1)
+    mu_r, sigma = np.linspace(0, 0.035, 6), np.array([0, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2])
+    chain = {"mean_load": np.linspace(1, 0, 8) + 0.05 * rng.random((6, 7, 8)), "excess": rng.random((6, 7)) * 0.03,
+             "mu_r": mu_r, "sigma": sigma}
+    assert _overlapping_texts(plotting.chain_phase_figure(chain, "overdamped chain")) == []
+    assert _overlapping_texts(plotting.fig1_figure([panel_result(n) for n in fig1.PANELS])) == []
+    with pytest.raises(ValueError, match="bar"):
+        plotting.phase_figure(chain["mean_load"], chain["excess"], bar="left")

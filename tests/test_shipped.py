@@ -320,3 +320,9 @@ def test_verify_skips_by_name_what_costs_more_than_max_seconds_and_refuses_a_non
     with pytest.raises(SystemExit) as stop:
         main(["shipped", "verify", "--max-seconds", "-5"])
     assert stop.value.code == 2 and "--max-seconds" in capsys.readouterr().err
+
+
+def test_the_reproducibility_page_says_when_a_build_turned_the_shipped_results_off(ship, tmp_path):
+    assert "SPRINGBLOCK_SHIPPED points at" in shipped.in_short() and str(ship) in shipped.in_short()
+    _ship_toy(ship, tmp_path)
+    assert shipped.in_short().startswith("The one shipped paper-scale experiment took ")

@@ -174,12 +174,21 @@ def run_table(entries: list[dict]):
     log = pd.DataFrame(submitted(entries))
     if log.empty:
         return pd.DataFrame({"": ["nothing was computed: every result came from the cache"]})
-    log["scale"] = log["scale"].fillna("—") if "scale" in log else "—"
+    direct = "none (a direct call)"  # runs outside a chapter or the CLI's scales: tests, scripts
+    log["scale"] = log["scale"].fillna(direct) if "scale" in log else direct
     log["jobs"] = [jobs.get(r, 0) for r in log["run_id"]] if "run_id" in log else 0
-    return log.groupby(["scale", "label"], sort=False).agg(
-        results=("computed", "sum"), wall_time_min=("wall_s", lambda s: round(s.sum() / 60, 1)),
+    table = log.groupby(["scale", "label"], sort=False).agg(
+        results=("computed", "sum"), wall_min=("wall_s", lambda s: round(s.sum() / 60, 1)),
         runs=("computed", "size"), jobs=("jobs", "sum"),
-        hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))), finished=("finished", "max"))
+        hardware=("device_name", lambda d: ", ".join(sorted(set(map(str, d))))),
+        finished=("finished", lambda f: str(max(f)).replace("T", " ")[:16]))
+    table.index.names = ["scale", "experiment"]
+    return table.rename(columns=RUN_COLUMNS)
+
+
+# the run table's columns as a reader reads them
+RUN_COLUMNS = {"results": "results computed", "wall_min": "wall time (min)", "runs": "runs",
+               "jobs": "submitit jobs", "hardware": "hardware", "finished": "last finished"}
 
 
 def recorded_runs(folder: Path | None = None) -> dict[str, list[dict]]:

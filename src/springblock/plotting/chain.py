@@ -245,7 +245,8 @@ def chain_phase_figure(result, title=None):
     rows, cols = _phase_labels(result)
     fig, _ = phase_figure(result["mean_load"][::-1, ::-1], result["excess"][::-1, ::-1], rows, cols,
                           xlabel=r"noise $\bar\sigma$ (more noise to the left)", ylabel=r"friction $\mu_r$",
-                          shading_label="excess elastic energy", cmap="gray_r", title=title)
+                          shading_label="excess elastic energy", cmap="gray_r", title=title,
+                          bar="top")  # under the tiles, its label met the long x label
     return fig
 
 

@@ -9,13 +9,13 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import colors as mcolors
 
-from .. import shape
+from .. import shape, validate
 from . import style
 
 
 def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, xlabel=None, ylabel=None,
                 shading_label=None, vmin=None, vmax=None, cmap="gray", letter=None, normalise=True,
-                linewidth=2.2, row_ends=None, gap=0.0):
+                linewidth=2.2, row_ends=None, gap=0.0, bar="bottom"):
     """One phase diagram into ``fig`` (a Figure or SubFigure), drawn like the paper's Fig. 1.
 
     ``curves`` (rows, cols, n): one load curve per cell, min–max normalised to fill its tile when
@@ -23,10 +23,12 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
     grey level, linear from ``vmin`` (black, default the minimum) to ``vmax`` (white), with a
     horizontal colour bar underneath labelled ``shading_label``; None gives a light grey.
     ``row_ends``: optional (top, bottom) words added to the first and last row labels; ``gap``: space
-    between tiles as a fraction of a tile (0: they touch, as in the paper).
-    Returns the (rows, cols) array of axes.
+    between tiles as a fraction of a tile (0: they touch, as in the paper). ``bar="top"`` puts the
+    colour bar above the tiles with its label beside it, for a figure whose x label is long enough
+    to collide with a label under the bar. Returns the (rows, cols) array of axes.
     """
     style.use()
+    location = validate.choice("bar", bar, ("bottom", "top"))
     curves = np.asarray(curves, dtype=float)
     rows, cols, n = curves.shape
     gs = fig.add_gridspec(rows, cols, wspace=gap, hspace=gap)
@@ -65,14 +67,18 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
         fig.supylabel(ylabel, fontsize=9)
     if norm is not None:
         # a bar attached to all tiles (not a grid slot): the layout engine then keeps the tiles evenly spaced
-        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=axes.ravel().tolist(), location="bottom",
+        bar = fig.colorbar(plt.cm.ScalarMappable(norm=norm, cmap=cm), ax=axes.ravel().tolist(),
+                           location=location,
                            shrink=0.5, aspect=25, pad=0.02)
         # three significant digits: a shading of small values (an energy of 0.004) must not read "0.0"
         bar.set_ticks([norm.vmin, norm.vmax], labels=[f"{norm.vmin:.3g}", f"{norm.vmax:.3g}"])
         bar.ax.tick_params(labelsize=8, length=2)
         bar.outline.set_visible(False)
         if shading_label:
-            bar.set_label(shading_label, fontsize=8.5, labelpad=1)
+            if location == "top":
+                bar.ax.set_ylabel(shading_label, fontsize=8.5, rotation=0, ha="right", va="center", labelpad=6)
+            else:
+                bar.set_label(shading_label, fontsize=8.5, labelpad=1)
     return axes
 
 
