@@ -240,6 +240,13 @@ def test_fill_refuses_bad_input_before_any_work(ship):
         main(["fill", "--budget", "soon"])
 
 
+def test_fill_into_the_packages_own_folder_refuses_a_scale_other_than_paper(monkeypatch, capsys):
+    monkeypatch.delenv("SPRINGBLOCK_SHIPPED", raising=False)
+    assert main(["fill", "--scale", "quick", "--only", "chain_eq7"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--scale quick" in err and "SPRINGBLOCK_SHIPPED" in err
+
+
 # ------------------------------------------------------------------ the one entry point
 def test_compute_runs_a_named_experiment_under_one_explicit_context(tmp_path):
     ctx = results.RunContext(root=tmp_path / "c", scale="quick", progress=False)

@@ -280,8 +280,14 @@ def _duration(text: str) -> float:
 
 
 def _cmd_fill(args) -> int:
+    import os
+
     from . import fill
 
+    if args.scale != "paper" and os.environ.get("SPRINGBLOCK_SHIPPED") is None:
+        # the package's own folder holds paper-scale results only; another scale would be read as theirs
+        raise ValueError(f"--scale {args.scale}: fill writes the package's shipped paper-scale results, so the "
+                         "scale must be paper (set SPRINGBLOCK_SHIPPED to another folder to fill it at another scale)")
     scales.check(args.device, args.scale, args.seed)
     executor = _executor(args)
     written = fill.fill(args.scale, budget_s=args.budget, executor=executor, root=args.cache_dir,
