@@ -228,6 +228,8 @@ def test_cache_verify_samples_at_random_prints_its_seed_and_refuses_empty_sample
     assert f"sample seed {seed}" in capsys.readouterr().out
     assert cli.main(["cache", "verify", "--all"]) == 0
     assert "recomputing every current result" in capsys.readouterr().out
+    assert cli.main(["cache", "verify", "--sample", "100"]) == 0  # more than the cache holds: says so
+    assert "holds only 1 current result(s): all of them are checked" in capsys.readouterr().out
     for bad in ("0", "-1"):
         with pytest.raises(SystemExit) as stop:
             cli.main(["cache", "verify", "--sample", bad])

@@ -245,6 +245,8 @@ def _cmd_cache(args) -> int:
         rows = inventory.verify(None if args.all else args.sample, root, seed=seed)
         if not rows:
             print("no current results to verify")
+        elif not args.all and len(rows) < args.sample:
+            print(f"the cache holds only {len(rows)} current result(s): all of them are checked")
         for r in rows:
             print(f"{r['experiment']:>12} {r['key']} ({r['label']}): {r['status']}")
         return 1 if any(not r.get("agrees", True) for r in rows) else 0
