@@ -229,6 +229,19 @@ def test_fig2_simulation(isolated_cache):
     again_from_cache(lambda: chain_grids.fig2_simulation(**s), out)
 
 
+def test_log_grid_is_the_same_whatever_the_last_bit_of_geomspace(monkeypatch):
+    # geomspace's exp/log differ in the last bit between CPUs; the grid is part of the results' keys
+    exact = chain_grids.log_grid(0.002, 1.0, 32)
+    assert exact[0] == 0.002 and exact[-1] == 1.0 and np.all(np.diff(exact) > 0)
+    np_geomspace = np.geomspace
+    for direction in (-1.0, 1.0):
+        monkeypatch.setattr(chain_grids.np, "geomspace",
+                            lambda *a, d=direction: np.nextafter(np_geomspace(*a), d * np.inf))
+        assert np.array_equal(chain_grids.log_grid(0.002, 1.0, 32), exact)
+    monkeypatch.undo()
+    assert not np.array_equal(np.nextafter(np_geomspace(0.002, 1.0, 32), np.inf), np_geomspace(0.002, 1.0, 32))
+
+
 @pytest.mark.parametrize("name", ["chain_phase", "chain_second_order"])
 def test_phase_diagrams(isolated_cache, name):
     s = tiny(name, mu_r=(0.0, 0.035), sigma=(0.0, 0.2), realisations=2, steps=300)

@@ -100,13 +100,21 @@ def explorer_grid(mu_r, sigma, mu_l: float, k: float, realisations: int, steps: 
 
 
 # ------------------------------------------------------------------ chapter 4
+def log_grid(lo: float, hi: float, n: int) -> np.ndarray:
+    """``n`` log-spaced values from ``lo`` to ``hi``, each rounded to 12 significant digits.
+
+    The grid is part of every result's key, and ``np.geomspace``'s last bit differs between CPUs
+    (their SIMD ``exp``/``log`` differ): rounded, every machine asks for the same results."""
+    return np.array([float(f"{v:.12g}") for v in np.geomspace(lo, hi, n)])
+
+
 def noise_sweep(mu_r: float, mu_l: float, sigma_min: float, sigma_max: float, n_sigma: int, realisations: int,
                 steps: int, dt: float, dtype: str, seed: int = 0) -> dict:
     """Curvature against noise at ``mu_r < mu_l`` (row 0) and at ``mu_r = 0`` (row 1, Fig. 5b), with
     independent and with synchronous noise. ``sigmas`` starts at 0 and is log-spaced after it.
     Returns per noise kind ``{kind}_c`` (2, S) mean curvature, ``{kind}_sem`` its standard error and
     ``{kind}_load`` (2, S, L+1) mean loads, plus the Eq. 7 / Eq. 8 curvatures."""
-    sigmas = np.r_[0.0, np.geomspace(sigma_min, sigma_max, validate.integer("n_sigma", n_sigma, 2))]
+    sigmas = np.r_[0.0, log_grid(sigma_min, sigma_max, validate.integer("n_sigma", n_sigma, 2))]
     rows = np.array([mu_r, 0.0])
     out = {"sigmas": sigmas, "rows": rows}
     for kind, sync in (("independent", False), ("synchronous", True)):
