@@ -200,3 +200,27 @@ def test_sigterm_during_a_command_prints_one_line_and_exits_143(monkeypatch, cap
     finally:
         signal.signal(signal.SIGTERM, old)
     assert capsys.readouterr().err.strip() == "springblock fill: stopped; every result finished so far is stored"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["run", "fig1", "--panel", "noise", "noise", "--scale", "quick"], "--panel names each panel once"),
+    (["run", "--list", "fig1"], "--list lists the experiments"),
+    (["run", "fig1", "--panel", "noise", "--executor", "local", "--mem-gb", "4"], "--mem-gb asks SLURM"),
+    (["run", "fig1", "--panel", "noise", "--executor", "local", "--cpus-per-job", "1000"], "--cpus-per-job must be in [1,"),
+    (["run", "fig1", "--panel", "noise", "--executor", "local", "--log-dir", " "], "--log-dir must name a folder"),
+    (["fill", "--scale", "paper", "--seed", "3", "--only", "chain_eq7"], "--seed 3: the shipped results"),
+    (["cache", "verify", "--all", "--sample", "3"], "--all checks every current result"),
+    (["cache", "export", "results.txt"], "ending in .tar.gz"),
+    (["cache", "export", ""], "ending in .tar.gz"),
+])
+def test_options_that_would_be_ignored_or_misread_are_refused_before_any_work(tiny, isolated_cache, capsys, argv, words):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and words in err, err
+    assert _npz(isolated_cache) == []
+
+
+def test_shipped_cache_dir_must_name_a_folder(capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["shipped", "--cache-dir", " ", "status"])
+    assert exc.value.code == 2 and "--cache-dir" in capsys.readouterr().err

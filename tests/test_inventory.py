@@ -233,3 +233,28 @@ def test_import_refuses_tampered_and_misnamed_members(filled, isolated_cache, tm
 def test_import_of_a_missing_archive_names_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="missing.tar.gz"):
         inventory.import_(tmp_path / "missing.tar.gz", tmp_path / "c")
+
+
+@pytest.mark.parametrize("value, words", [("", "is set but empty"), ("   ", "is set but empty"),
+                                          ("~nosuchuser_springblock/x", "SPRINGBLOCK_CACHE='~nosuchuser_springblock/x'")])
+def test_a_cache_folder_from_the_environment_is_checked_like_cache_dir(monkeypatch, value, words):
+    from springblock import paths
+
+    monkeypatch.setenv("SPRINGBLOCK_CACHE", value)
+    with pytest.raises(ValueError, match=words):
+        paths.cache_dir()
+
+
+def test_a_file_is_neither_a_cache_nor_a_shipped_folder(monkeypatch, tmp_path):
+    from springblock import paths, shipped
+
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    monkeypatch.setenv("SPRINGBLOCK_CACHE", str(f))
+    with pytest.raises(ValueError, match="SPRINGBLOCK_CACHE=.* is a file, not a folder"):
+        paths.cache_dir()
+    monkeypatch.setenv("SPRINGBLOCK_SHIPPED", str(f))
+    with pytest.raises(ValueError, match="SPRINGBLOCK_SHIPPED=.* is a file"):
+        shipped.folder()
+    monkeypatch.setenv("SPRINGBLOCK_SHIPPED", str(tmp_path / "none"))  # a missing folder: shipped results off
+    assert shipped.folder() == tmp_path / "none"

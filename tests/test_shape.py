@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from springblock import analysis
 from springblock import shape as sh
 
 L = 7
@@ -264,3 +265,22 @@ def test_normalised_maps_to_unit_interval():
     assert np.all(np.isnan(sh.normalised([0.4, 0.4, 0.4])))  # flat: NaN, not 0/0 warnings
     out = sh.normalised([1.0, math.nan, 0.0])  # NaN stays where it was, the rest is normalised
     assert out[0] == 1.0 and math.isnan(out[1]) and out[2] == 0.0
+
+
+# ------------------------------------------------------------------ bad input: named, before any work
+@pytest.mark.parametrize("call, word", [
+    (lambda: sh.linear_band(1), "L must be an integer in \\[2, inf\\)"),
+    (lambda: sh.shape_of([0.1], tol=-0.01), "tol must lie in \\[0, inf\\)"),
+    (lambda: sh.verdict(np.zeros((2, 8)), tol=-1), "tol must lie"),
+    (lambda: sh.verdict("concave"), "load must be numbers"),
+    (lambda: sh.relative_curvature([["a", "b", "c"]]), "load must be numbers"),
+    (lambda: sh.shape_of("linear"), "rc must be numbers"),
+    (lambda: analysis.correlation([1, 2, 3], [1, 2]), "a and b must hold as many values, got 3 and 2"),
+])
+def test_bad_input_is_refused_naming_the_parameter(call, word):
+    with pytest.raises(ValueError, match=word):
+        call()
+
+
+def test_nan_still_propagates_through_the_checked_inputs():
+    assert sh.shape_of([np.nan, 0.0])[0] == "nan" and sh.verdict([[1.0, np.nan, 0.0]]).shape[0] == "nan"

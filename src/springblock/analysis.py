@@ -25,7 +25,9 @@ def sem(values, axis=-1) -> np.ndarray:
 
 def correlation(a, b) -> tuple[float, float]:
     """Pearson and Spearman correlation of the finite pairs (NaN if < 3 pairs or no spread)."""
-    a, b = np.ravel(np.asarray(a, float)), np.ravel(np.asarray(b, float))
+    a, b = np.ravel(validate.numbers("a", a)), np.ravel(validate.numbers("b", b))
+    if a.size != b.size:
+        raise ValueError(f"a and b must hold as many values, got {a.size} and {b.size}")
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return math.nan, math.nan

@@ -7,6 +7,7 @@ named in that line.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import textwrap
@@ -105,9 +106,17 @@ def _executor(args):
         value = getattr(args, opt)
         if value is not None and value < lo:
             raise ValueError(f"{_JOB_OPTIONS[opt]} must be >= {lo}, got {value}")
+    if args.log_dir is not None and not args.log_dir.strip():
+        raise ValueError("--log-dir must name a folder, got an empty string")
     if args.executor == "local":
         if args.partition is not None:
             raise ValueError("--partition names a SLURM partition; it does nothing with --executor local")
+        if args.mem_gb is not None:
+            raise ValueError("--mem-gb asks SLURM for memory; it does nothing with --executor local")
+        cores = os.cpu_count() or 1
+        if args.cpus_per_job is not None and args.cpus_per_job > cores:
+            raise ValueError(f"--cpus-per-job must be in [1, {cores}] with --executor local (this machine's cores), "
+                             f"got {args.cpus_per_job}")
         if args.gpus_per_job:
             import torch
 
@@ -138,6 +147,8 @@ def _names(args) -> tuple[str, ...]:
     """The experiments a ``run``/``plot`` names: a registry name, or fig1 (its panels) / fig4."""
     from . import experiments
 
+    if args.panel and len(set(args.panel)) != len(args.panel):
+        raise ValueError(f"--panel names each panel once, got {' '.join(args.panel)}")
     if args.figure == "fig1":
         return tuple(f"fig1_{p}" for p in (args.panel or ("noise", "lr", "dropout", "batch")))
     if args.panel:
@@ -167,6 +178,8 @@ def _cmd_run(args) -> int:
     from . import experiments, results, shape
 
     if args.list:
+        if args.figure is not None or args.panel or args.seeds:
+            raise ValueError("--list lists the experiments; it takes no experiment, --panel or --seeds")
         for name in experiments.names():
             module, function = scales.EXPERIMENTS[name].feeds.split(":")
             print(f"{name:>20}  {module.removeprefix('springblock.')}.{function}")
@@ -240,6 +253,9 @@ def _cmd_cache(args) -> int:
         import secrets
 
         seed = secrets.randbelow(2**31) if args.seed is None else args.seed
+        if args.all and args.sample is not None:
+            raise ValueError("--all checks every current result; it takes no --sample")
+        args.sample = 5 if args.sample is None else args.sample
         count = "every" if args.all else f"{args.sample} randomly chosen"
         print(f"springblock cache: recomputing {count} current result(s), sample seed {seed} (replay: --seed {seed})")
         rows = inventory.verify(None if args.all else args.sample, root, seed=seed)
@@ -258,6 +274,8 @@ def _cmd_cache(args) -> int:
               f"{len(out['jobs'])} ended local job folder(s)"
               + (f"; kept {len(out['held'])} lock(s) that running processes hold" if out["held"] else ""))
     elif args.action == "export":
+        if not args.path.strip() or not args.path.endswith((".tar.gz", ".tgz")):
+            raise ValueError(f"the archive must be a file name ending in .tar.gz or .tgz, got {args.path!r}")
         print(f"exported {inventory.export(args.path, root)} result(s) to {args.path}")
     elif args.action == "import":
         out = inventory.import_(args.path, root)
@@ -282,14 +300,15 @@ def _duration(text: str) -> float:
 
 
 def _cmd_fill(args) -> int:
-    import os
-
     from . import fill
 
     if args.scale != "paper" and os.environ.get("SPRINGBLOCK_SHIPPED") is None:
         # the package's own folder holds paper-scale results only; another scale would be read as theirs
         raise ValueError(f"--scale {args.scale}: fill writes the package's shipped paper-scale results, so the "
                          "scale must be paper (set SPRINGBLOCK_SHIPPED to another folder to fill it at another scale)")
+    if args.seed != 0:
+        raise ValueError(f"--seed {args.seed}: the shipped results are made at base seed 0 (the seeds the paper's "
+                         "settings name), so fill takes no other")
     scales.check(args.device, args.scale, args.seed)
     executor = _executor(args)
     written = fill.fill(args.scale, budget_s=args.budget, executor=executor, root=args.cache_dir,
@@ -397,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sh = sub.add_parser("shipped", formatter_class=fmt, epilog=EXAMPLES,
                         help="what the shipped paper-scale results hold; recompute a sample")
-    sh.add_argument("--cache-dir", default=None, help="result cache root also counted (default: $SPRINGBLOCK_CACHE)")
+    sh.add_argument("--cache-dir", default=None, type=_cache_root,
+                    help="result cache root also counted (default: $SPRINGBLOCK_CACHE)")
     sacts = sh.add_subparsers(dest="action", required=True)
     st = sacts.add_parser("status", help="per experiment: shipped, partial, stale or missing, and the time left")
     st.add_argument("--scale", default="paper", choices=scales.SCALES, help="at which scale (default: paper)")
@@ -424,7 +444,7 @@ def build_parser() -> argparse.ArgumentParser:
     acts = cache.add_subparsers(dest="action", required=True)
     acts.add_parser("ls", help="what is cached, by experiment, with provenance")
     v = acts.add_parser("verify", help="recompute a random sample of results and compare")
-    v.add_argument("--sample", type=_positive, default=5, help="how many results, >= 1 (default: 5)")
+    v.add_argument("--sample", type=_positive, default=None, help="how many results, >= 1 (default: 5)")
     v.add_argument("--all", action="store_true", help="every current result")
     v.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
     pr = acts.add_parser("prune", help="remove results no current key can reach")

@@ -27,6 +27,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from . import validate
+
 SHAPE_TOL = 0.05  # |ĉ| <= 0.05: the curve stays within about 5 % of its height from a straight line
 RISE_TOL = 0.02  # a rise by more than 2 % of the total drop makes a curve non-monotone
 TREND_R2 = 0.5  # a trend in depth must explain at least half the contributions' variance
@@ -34,7 +36,7 @@ SHAPES = ("concave", "linear", "convex", "uneven")
 
 
 def _curves(load, min_points: int = 3) -> np.ndarray:
-    d = np.asarray(load, dtype=float)
+    d = validate.numbers("load", load)
     if d.ndim < 1 or d.shape[-1] < min_points:
         raise ValueError(f"load must have >= {min_points} points on its last axis; got shape {d.shape}")
     return d
@@ -75,7 +77,7 @@ def relative_curvature(load) -> np.ndarray:
 
 def shape_of(rc, tol: float = SHAPE_TOL) -> np.ndarray:
     """"concave" / "linear" / "convex" (or "nan") for relative curvatures ``rc``."""
-    rc = np.asarray(rc, dtype=float)
+    rc, tol = validate.numbers("rc", rc), validate.real("tol", tol, 0)
     lab = np.where(np.abs(rc) <= tol, "linear", np.where(rc < 0, "concave", "convex"))
     return np.where(np.isfinite(rc), lab, "nan")
 
@@ -103,11 +105,13 @@ class Verdict(NamedTuple):
 
 def linear_band(L: int, tol: float = SHAPE_TOL) -> float:
     """The unevenness of contributions that change linearly with ``|ĉ| = tol`` (the linear band's edge)."""
+    L, tol = validate.integer("L", L, 2), validate.real("tol", tol, 0)
     return tol * L * np.sqrt((L + 1) / (12 * (L - 1)))
 
 
 def verdict(load, tol: float = SHAPE_TOL) -> Verdict:
     """Classify load curves (..., L+1), L >= 2, by all their contributions (see the module docstring)."""
+    tol = validate.real("tol", tol, 0)
     d = contributions(_curves(load))
     L = d.shape[-1]
     mean = d.mean(-1, keepdims=True)
@@ -119,7 +123,7 @@ def verdict(load, tol: float = SHAPE_TOL) -> Verdict:
         unevenness = d.std(-1) / np.abs(mean[..., 0])
         var = ((d - mean) ** 2).sum(-1)
         explained = np.where(var > 0, slope**2 * (depth**2).sum() / var, 1.0)
-        monotone = ~(rise(np.asarray(load, float)) > RISE_TOL)
+        monotone = ~(rise(load) > RISE_TOL)
     linear = unevenness <= linear_band(L, tol)
     ramp = explained >= TREND_R2
     shape = np.where(linear, "linear", np.where(~ramp, "uneven", np.where(trend < 0, "concave", "convex")))

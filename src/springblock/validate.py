@@ -75,6 +75,16 @@ def array(name: str, value: Any, lo: float | None = None, *, lo_open: bool = Fal
     return a
 
 
+def numbers(name: str, value: Any) -> np.ndarray:
+    """A float64 array of numbers; NaN and infinities pass (they propagate), strings and objects do not."""
+    if isinstance(value, (str, bytes)):
+        raise ValueError(f"{name} must be numbers, got {value!r}")
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"{name} must be numbers, got {value!r}") from err
+
+
 def reals(name: str, values: Any, lo: float | None = None, hi: float | None = None, *,
           lo_open: bool = False, hi_open: bool = False, min_len: int = 1) -> tuple[float, ...]:
     """A non-empty sequence of numbers in range, as a tuple of floats."""

@@ -33,6 +33,9 @@ def _context(ctx) -> results.RunContext:
         return results.RunContext()
     if isinstance(ctx, results.RunContext):
         return ctx
+    if not isinstance(ctx, scales.RunParams):
+        raise ValueError(f"ctx must be a results.RunContext or a chapter's scales.RunParams (or None), got {ctx!r}; "
+                         f"a scale is given as RunContext(scale=...)")
     return results.RunContext(device=ctx.device, seed=ctx.seed, scale=ctx.scale)  # a chapter's scales.RunParams
 
 

@@ -29,6 +29,8 @@ class Panel:
     field: str  # the TrainConfig field its columns set
     label: str  # axis label
     letter: str  # (a)..(d) in the paper
+    short: str = ""  # the panel's name in a table, after its letter
+    symbol: str = ""  # the column value's name in a cell's label ("p = 0.2")
 
     def tick(self, v) -> str:
         if self.field == "lr":
@@ -37,10 +39,10 @@ class Panel:
 
 
 PANELS = {
-    "noise": Panel("noise", "noise", "label + data noise p", "a"),
-    "lr": Panel("lr", "lr", "learning rate", "b"),
-    "dropout": Panel("dropout", "dropout", "dropout rate", "c"),
-    "batch": Panel("batch", "batch_size", "batch size", "d"),
+    "noise": Panel("noise", "noise", "label + data noise p", "a", "label and data noise", "p"),
+    "lr": Panel("lr", "lr", "learning rate", "b", "learning rate", "lr"),
+    "dropout": Panel("dropout", "dropout", "dropout rate", "c", "dropout", "p"),
+    "batch": Panel("batch", "batch_size", "batch size", "d", "batch size", "B"),
 }
 
 
@@ -88,6 +90,8 @@ class PanelResult:
         return shape.verdict(self.mean_load(split, kind))
 
     def mean_acc(self, split: str = "test") -> np.ndarray:
+        """(A, V) seed-mean accuracy (%) on the test set or the clean training set."""
+        validate.choice("split", split, SPLITS)
         return np.nanmean(self.test_acc if split == "test" else self.train_acc, axis=2)
 
     def acc_spread(self) -> np.ndarray:
@@ -105,10 +109,24 @@ class PanelResult:
 
     def rising(self, tol: float = shape.RISE_TOL) -> list[tuple[int, int]]:
         """Cells whose seed-mean curve rises somewhere by more than ``tol`` × its total drop."""
+        tol = validate.real("tol", tol, 0)
         return [(int(i), int(j)) for i, j in zip(*np.nonzero(shape.rise(self.mean_load()) > tol))]
 
     def cell_name(self, ij) -> str:
-        return f"({self.panel.letter}) α={self.alphas[ij[0]]:g}, {self.panel.tick(self.values[ij[1]])}"
+        """The cell ``ij`` = (row, column) named with its panel: "(c) α = 0.2, p = 0.08"."""
+        return f"({self.panel.letter}) {self.cell_label(ij)}"
+
+    def cell_label(self, ij) -> str:
+        """The cell ``ij`` = (row, column) within its panel: "α = 0.2, p = 0.08"."""
+        i, j = ij
+        i = validate.integer("row", i, 0, self.alphas.size - 1)
+        j = validate.integer("column", j, 0, self.values.size - 1)
+        return f"α = {self.alphas[i]:g}, {self.panel.symbol} = {self.panel.tick(self.values[j])}"
+
+    @property
+    def title(self) -> str:
+        """The panel's name in a table: "(c) dropout"."""
+        return f"({self.panel.letter}) {self.panel.short}"
 
 
 def _std(a: np.ndarray) -> np.ndarray:
@@ -122,6 +140,8 @@ def panel_configs(panel: str, *, alphas: Sequence[float], values: Sequence[float
     """The cells of ``panel`` in (α, value, seed) order. Panels other than "batch" train full batch."""
     validate.choice("panel", panel, tuple(PANELS))
     validate.choice("norm", norm, NORMS)
+    validate.reals("alphas", alphas)
+    validate.reals("values", values)
     p = PANELS[panel]
     return [TrainConfig(alpha=a, epochs=epochs, seed=s, norm=norm, **{"batch_size": n_train, p.field: v})
             for a in alphas for v in values for s in validate.seeds(seeds, seed)]
