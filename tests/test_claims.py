@@ -254,6 +254,25 @@ def test_the_ledger_rows_carry_budget_provenance_and_counterfactual(quick_result
     assert "seeds 1 (paper 10)" in fig1_row.budget and "the paper's text" in fig1_row.provenance
     tally = claims.tally([r.outcome for r in rows])
     assert sum(tally.values()) == sum(c.kind == "paper" for c in claims.CLAIMS.values())
+    assert all(r.scale == "quick" and r.other is None for r in rows)
+
+
+def test_a_ledger_row_is_evaluated_at_its_chapters_scale(quick_results):
+    # chapter 3 drawn from the (here: stand-in) paper-scale results, every other chapter at the build's scale
+    rows = ledger.rows(quick_results, "quick", paper_res=quick_results, chapter_scale={"03_spring_block": "paper"})
+    assert [r.outcome.claim.id for r in rows] == list(claims.CLAIMS)
+    for r in rows:
+        ch3 = r.outcome.claim.where == "03_spring_block"
+        assert (r.scale, r.other_scale) == (("paper", "quick") if ch3 else ("quick", "paper")), r.outcome.claim.id
+        assert r.other == r.outcome.verdict and not r.differs  # the same results at both "scales"
+    assert any(r.scale == "paper" for r in rows)
+    fig3 = next(r for r in rows if r.outcome.claim.id == "chain.phase_diagram")
+    assert fig3.budget == ledger.budget("chain.phase_diagram", "paper")
+
+
+def test_the_ledger_budget_and_provenance_name_experiments_as_readers_do():
+    b, p = ledger.budget("fig1.relu_concave", "default"), ledger.provenance("fig1.relu_concave")
+    assert "Fig. 1(a) noise" in b and "fig1_noise" not in b and "fig1_noise" not in p
 
 
 def test_gather_cached_only_leaves_out_what_is_not_stored(tmp_path, monkeypatch):
@@ -271,3 +290,24 @@ def test_a_panel_names_the_metric_kinds_it_holds():
         p.mean_load(kind="inverse")
     with pytest.raises(ValueError, match="split must be one of"):
         p.curvature_spread(split="val")
+
+
+def test_a_panels_cells_are_named_as_readers_name_them_and_bad_queries_are_refused():
+    p = panel("dropout", [[0.0, 0.1], [0.2, 0.3]])
+    assert p.cell_label((1, 0)) == "α = 1, p = 0" and p.cell_name((1, 0)) == "(c) α = 1, p = 0"
+    assert p.title == "(c) dropout"
+    with pytest.raises(ValueError, match=r"row must be an integer in \[0, 1\], got 99"):
+        p.cell_name((99, 0))
+    with pytest.raises(ValueError, match="split must be one of"):
+        p.mean_acc(split="bogus")
+    with pytest.raises(ValueError, match=r"tol must lie in \[0, inf\)"):
+        p.rising(tol=-0.1)
+    with pytest.raises(ValueError, match="alphas must hold at least 1"):
+        fig1.panel_configs("noise", alphas=[], values=[0.1], seeds=1, epochs=1)
+
+
+def test_compute_refuses_a_scale_given_as_its_context():
+    from springblock import experiments
+
+    with pytest.raises(ValueError, match="ctx must be a results.RunContext"):
+        experiments.compute("chain_eq7", "quick")

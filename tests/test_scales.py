@@ -151,3 +151,38 @@ def test_nested_settings_cannot_change_the_papers():
 def test_settings_reject_unknown_names_naming_the_parameter(name, scale, word):
     with pytest.raises(ValueError, match=word):
         scales.settings(name, scale)
+
+
+# ------------------------------------------------------------------ chapters
+def test_chapters_name_every_chapter_and_read_existing_experiments():
+    from springblock import notebooks
+
+    assert sorted(scales.CHAPTERS) == sorted(p.stem for p in notebooks.chapters())
+    for chapter, names in scales.CHAPTERS.items():
+        assert names and set(names) <= set(scales.EXPERIMENTS), chapter
+        source = (notebooks.book_dir() / f"{chapter}.md").read_text(encoding="utf-8")
+        assert f'experiments=scales.CHAPTERS["{chapter}"]' in source  # the chapter resolves "auto" on this list
+
+
+def test_every_experiment_a_chapter_reads_can_be_filled_and_shipped():
+    from springblock import fill
+
+    read = {e for names in scales.CHAPTERS.values() for e in names}
+    assert read <= set(fill.ORDER), sorted(read - set(fill.ORDER))  # else "auto" can never draw that chapter at paper
+
+
+def test_every_experiment_has_a_title_and_a_source():
+    assert set(scales.TITLES) == set(scales.EXPERIMENTS) == set(scales.SOURCES)
+    assert len(set(scales.TITLES.values())) == len(scales.TITLES)
+
+
+def test_a_budget_names_its_settings_in_words():
+    phrase = scales.budget("gen_cnn", "default")
+    assert "pre-training epochs" in phrase and "pretrain_epochs" not in phrase
+
+
+def test_chapters_at_says_which_chapter_ran_at_which_scale():
+    per = {"01_a": "default", "02_b": "paper", "03_c": "paper", "04_d": "paper", "05_e": "default", "07_g": "default"}
+    assert scales.chapters_at(per) == "chapters 1, 5 and 7 at scale default, chapters 2–4 at scale paper"
+    assert scales.chapters_at({"03_c": "quick"}) == "chapter 3 at scale quick"
+    assert set(scales.chapter_scales("default").values()) == {"default"}

@@ -297,12 +297,13 @@ def test_auto_scale_is_the_paper_scale_only_where_every_experiment_is_shipped(sh
     from springblock import scales
 
     run = scales.check("cpu", "auto", 0, experiments=("chain_eq7",))
-    assert run.scale == "default" and "chain_eq7" in run.note  # nothing shipped yet
+    assert run.scale == "default" and scales.TITLES["chain_eq7"] in run.note  # nothing shipped yet
     fill.fill("paper", root=tmp_path / "filling", names=("chain_eq7",), progress=False, log=lambda *a: None)
     run = scales.check("cpu", "auto", 0, experiments=("chain_eq7",))
     assert run.scale == "paper" and "nothing was trained" in run.note
     run = scales.check("cpu", "auto", 0, experiments=("chain_eq7", "chain_fig2"))
-    assert run.scale == "default" and "chain_fig2" in run.note and "chain_eq7" not in run.note
+    assert run.scale == "default" and scales.TITLES["chain_fig2"] in run.note
+    assert scales.TITLES["chain_eq7"] not in run.note
     with pytest.raises(ValueError, match="experiments"):
         scales.check("cpu", "auto", 0, experiments=("fig9",))
 
@@ -333,3 +334,11 @@ def test_the_reproducibility_page_says_when_a_build_turned_the_shipped_results_o
     assert "SPRINGBLOCK_SHIPPED points at" in shipped.in_short() and str(ship) in shipped.in_short()
     _ship_toy(ship, tmp_path)
     assert shipped.in_short().startswith("The one shipped paper-scale experiment took ")
+
+
+def test_the_totals_are_the_manifests_sums_not_the_rounded_table():
+    rows, total = shipped.summary(), shipped.totals()
+    assert total["results"] == sum(r["results"] for r in rows)
+    cpu = [r["CPU time (h)"] for r in rows if r["CPU time (h)"] is not None]
+    assert abs(total["cpu_h"] - sum(cpu)) <= 0.005 * len(cpu)  # the table rounds each row to 0.01 h
+    assert f"{total['cpu_h']:.1f} CPU-hours" in shipped.in_short() or not rows

@@ -28,7 +28,7 @@ from . import results, scales, shipped, validate
 ORDER = ("fig1_noise", "fig1_lr", "fig1_dropout", "fig1_batch", "fig4_dynamics",
          "chain_eq7", "chain_fig2", "chain_phase", "chain_second_order", "chain_explorer",
          "chain_noise", "chain_bounded", "chain_dynamics", "chain_langevin", "fig1_norm", "fig1_resize",
-         "gen_depth_width", "gen_fashion", "gen_fashion_sgd", "gen_regression", "gen_linear",
+         "separation", "gen_metrics", "gen_depth_width", "gen_fashion", "gen_fashion_sgd", "gen_regression", "gen_linear",
          "gen_control", "gen_cnn", "gen_probe", "gen_cifar_dropout", "gen_cifar_lr")
 
 

@@ -140,14 +140,6 @@ def gather(scale: str, device: str = "cpu", seed: int = 0, *, cached_only: bool 
     return out
 
 
-def evaluate_all(res: dict) -> list:
-    """Every registered claim whose inputs ``res`` holds, evaluated, in registration order."""
-    missing = set(claims.CLAIMS) - set(INPUTS)
-    if missing:
-        raise KeyError(f"claims without ledger inputs: {sorted(missing)}")
-    return [claims.evaluate(cid, **_args(cid, res)) for cid in claims.CLAIMS if _has(cid, res)]
-
-
 def _args(cid: str, res: dict) -> dict:
     return {arg: res[key] for arg, key in INPUTS[cid].items()}
 
@@ -166,38 +158,74 @@ def budget(cid: str, scale: str) -> str:
     phrases: dict[str, list[str]] = {}
     for e in experiments_of(cid):
         phrases.setdefault(scales.budget(e, scale), []).append(e)
-    return "; ".join(f"{', '.join(es)}: {b}" for b, es in phrases.items())
+    return "; ".join(f"{', '.join(scales.TITLES[e] for e in es)}: {b}" for b, es in phrases.items())
 
 
 def provenance(cid: str) -> str:
     """Where the settings of the experiments claim ``cid`` rests on come from."""
-    return "; ".join(dict.fromkeys(f"{e}: {scales.SOURCES[e]}" for e in experiments_of(cid)))
+    by_source: dict[str, list[str]] = {}
+    for e in experiments_of(cid):
+        by_source.setdefault(scales.SOURCES[e], []).append(scales.TITLES[e])
+    return "; ".join(f"{', '.join(es)}: {src}" for src, es in by_source.items())
 
 
 @dataclass(frozen=True)
 class Row:
-    """One claim on the ledger page."""
+    """One claim on the ledger page: its verdict at the scale its chapter was built at, and at the other."""
 
     outcome: claims.Outcome
     counterfactual: str  # the verdict on the claim's counterfactual (must read "not reproduced")
     budget: str
     provenance: str
-    paper_scale: str | None = None  # the verdict at scale paper where its results are stored, else None
+    scale: str = "default"  # the scale ``outcome`` was computed at (its chapter's, in this build)
+    other: str | None = None  # the verdict at ``other_scale``, where its results are stored, else None
+    other_scale: str | None = None
 
     @property
     def differs(self) -> bool:
-        return self.paper_scale is not None and self.paper_scale != self.outcome.verdict
+        return self.other is not None and self.other != self.outcome.verdict
 
 
-def rows(res: dict, scale: str, paper_res: dict | None = None) -> list[Row]:
-    """The ledger: every claim on ``res`` (at ``scale``), its counterfactual, budget and provenance,
-    and its verdict on ``paper_res`` (the paper-scale results, e.g. ``gather("paper", cached_only=True)``)."""
+def rows(res: dict, scale: str, paper_res: dict | None = None, chapter_scale: dict[str, str] | None = None) -> list[Row]:
+    """The ledger: every claim, its counterfactual, budget and provenance, each evaluated at the scale
+    its chapter ran at — ``chapter_scale[chapter]`` ("paper": on ``paper_res``, the paper-scale results,
+    e.g. ``gather("paper", cached_only=True)``; else on ``res``, computed at ``scale``) — and, where
+    the other set holds its results, its verdict there too."""
+    missing = set(claims.CLAIMS) - set(INPUTS)
+    if missing:
+        raise KeyError(f"claims without ledger inputs: {sorted(missing)}")
+    chapter_scale = chapter_scale or {}
+    sets = {scale: res} if paper_res is None or scale == "paper" else {scale: res, "paper": paper_res}
     out = []
-    for o in evaluate_all(res):
-        cid = o.claim.id
-        cf = claims.evaluate_counterfactual(cid, **_args(cid, res)).verdict
-        paper = None
-        if paper_res is not None and scale != "paper" and _has(cid, paper_res):
-            paper = claims.evaluate(cid, **_args(cid, paper_res)).verdict
-        out.append(Row(o, cf, budget(cid, scale), provenance(cid), paper))
+    for cid, c in claims.CLAIMS.items():
+        first = "paper" if chapter_scale.get(c.where) == "paper" and "paper" in sets else scale
+        order = [first] + [s for s in sets if s != first]
+        held = [s for s in order if _has(cid, sets[s])]
+        if not held:
+            continue  # no stored results for it at any scale (a partial gather): no row
+        main = held[0]
+        o = claims.evaluate(cid, **_args(cid, sets[main]))
+        cf = claims.evaluate_counterfactual(cid, **_args(cid, sets[main])).verdict
+        other_scale = next((s for s in held[1:]), None)
+        other = claims.evaluate(cid, **_args(cid, sets[other_scale])).verdict if other_scale else None
+        out.append(Row(o, cf, budget(cid, main), provenance(cid), main, other, other_scale))
     return out
+
+
+def build(scale: str, device: str = "cpu", seed: int = 0) -> list[Row]:
+    """The ledger page's rows for a book built at ``scale``. At "auto" (the README's build) each claim
+    is evaluated at the scale its chapter was built at: from the shipped paper-scale results where they
+    hold everything the chapter reads, else at the CPU budget (computed here where not yet cached);
+    the other scale's verdict is added wherever its results are stored, nothing being computed for it."""
+    from . import validate
+
+    validate.choice("scale", scale, scales.SCALES + (scales.AUTO,))
+    per = scales.chapter_scales(scale)
+    base = "default" if scale == scales.AUTO else scale
+    paper = None if base == "paper" else gather("paper", device, seed, cached_only=True)
+    at_base = [cid for cid, c in claims.CLAIMS.items()
+               if per.get(c.where, base) != "paper" or paper is None or not _has(cid, paper)]
+    names = {key for cid in at_base for key in INPUTS[cid].values()}
+    res = gather(base, device, seed, names=names) if names else {}
+    res = {**gather(base, device, seed, cached_only=True), **res}  # the rest only where already stored
+    return rows(res, base, paper, per)

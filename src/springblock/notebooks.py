@@ -77,7 +77,7 @@ SCALE_NAMES = {"quick": "scale quick (a smoke test)", "default": "scale default 
 
 def budget_phrase(name: str, scale: str) -> str:
     """What a figure of experiment ``name`` was drawn at, for its caption: "scale default (the CPU
-    budget): seeds 1 (paper 10), values 4 of 8", or "the full settings of scale paper" when ``scale``
+    budget): seeds 1 (paper 10), columns 4 of 8", or "the full settings of scale paper" when ``scale``
     changes none (the reconstruction page says which of those settings the paper states)."""
     changed = scales.budget(name, scale)
     return "the full settings of scale paper" if changed == "the full settings" else f"{SCALE_NAMES[scale]}: {changed}"
@@ -95,14 +95,16 @@ def glue_budgets(run: scales.RunParams) -> None:
 def glue_outcome(prefix: str, outcome, says: dict | None = None) -> None:
     """Glue every number and text of a claim's outcome (:mod:`springblock.claims`) as ``<prefix>_<name>``,
     its verdict as ``<prefix>_verdict`` and its parts, each with its verdict and numbers, as
-    ``<prefix>_parts``. ``says``: the sentence the chapter states for each verdict (at least the one
-    the numbers give), glued as ``<prefix>_says`` — so that a qualitative sentence is the claim's."""
+    ``<prefix>_parts`` (names and verdicts only: ``<prefix>_part_verdicts``). ``says``: the sentence
+    the chapter states for each verdict (at least the one the numbers give), glued as
+    ``<prefix>_says`` — so that a qualitative sentence is the claim's."""
     from myst_nb import glue
 
     for name, value in {**outcome.numbers, **outcome.texts}.items():
         glue(f"{prefix}_{name}", value, display=False)
     glue(f"{prefix}_verdict", outcome.verdict, display=False)
     glue(f"{prefix}_parts", "; ".join(f"{p.name}: {p.verdict} ({p.detail})" for p in outcome.parts), display=False)
+    glue(f"{prefix}_part_verdicts", "; ".join(f"{p.name}: {p.verdict}" for p in outcome.parts), display=False)
     if says is not None:
         if outcome.verdict not in says:
             raise KeyError(f"claim {outcome.claim.id}: no sentence for its verdict {outcome.verdict!r} "
@@ -206,3 +208,18 @@ def recorded_runs(folder: Path | None = None) -> dict[str, list[dict]]:
         except json.JSONDecodeError as err:
             raise ValueError(f"{path}: not a run record ({err})") from None
     return out
+
+
+def table(rows, formats: dict | None = None, digits: int = 2):
+    """Rows (a list of dicts, or a DataFrame) as the table a reader sees: no index column, floats to
+    ``digits`` decimals (never a negative zero), ``formats``: a format string or function per column."""
+    import pandas as pd
+
+    from .plotting.style import number
+
+    df = pd.DataFrame(rows)
+    if not isinstance(df.index, pd.RangeIndex):  # a labelled index becomes the first column(s)
+        df = df.reset_index()
+    fmt = {c: (lambda v: number(v, digits)) for c in df.columns if df[c].dtype.kind == "f"}
+    fmt.update(formats or {})
+    return df.style.hide(axis="index").format(fmt, na_rep="–")

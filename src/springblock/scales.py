@@ -31,6 +31,18 @@ SCALES = ("quick", "default", "paper")
 
 AUTO = "auto"  # a chapter's scale: "paper" where every experiment it reads is shipped, else "default"
 
+CHAPTERS = {  # the experiments each chapter reads: what its scale "auto" resolves on, and the ledger with it
+    "01_separation": ("separation",),
+    "02_phase_diagram": ("fig1_noise", "fig1_lr", "fig1_dropout", "fig1_batch", "fig1_resize", "fig1_norm",
+                         "fig4_dynamics"),
+    "03_spring_block": ("chain_fig2", "chain_eq7", "chain_phase", "chain_second_order", "chain_explorer"),
+    "04_noise_friction": ("chain_noise", "chain_bounded", "chain_dynamics", "chain_langevin"),
+    "05_accuracy": ("fig1_noise", "fig1_lr", "fig1_dropout", "fig1_batch", "gen_depth_width", "gen_fashion",
+                    "gen_fashion_sgd", "gen_metrics"),
+    "06_other_networks": ("gen_cnn", "gen_linear", "gen_regression"),
+    "07_beyond": ("fig4_dynamics", "gen_probe", "gen_control"),
+}
+
 
 @dataclass(frozen=True)
 class RunParams:
@@ -66,7 +78,7 @@ def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiment
         resolve_device(device)  # fail fast, before any work
     note = ""
     if scale == AUTO:
-        scale, note = _resolve(tuple(experiments))
+        scale, note = resolve(tuple(experiments))
         _show(note)
     from . import results
 
@@ -74,7 +86,8 @@ def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiment
     return RunParams(device, scale, seed, note)
 
 
-def _resolve(experiments: tuple[str, ...]) -> tuple[str, str]:
+def resolve(experiments: tuple[str, ...]) -> tuple[str, str]:
+    """What scale "auto" means for a chapter reading ``experiments``, and the sentence that says why."""
     from . import fill
 
     if not experiments:
@@ -85,7 +98,37 @@ def _resolve(experiments: tuple[str, ...]) -> tuple[str, str]:
         return "paper", ("This chapter is drawn at the paper's scale (its grids and seeds), from the paper-scale "
                          "results that ship with the package: nothing was trained to build it.")
     return "default", (f"This chapter runs at the CPU budget (scale `default`): the shipped paper-scale results do "
-                       f"not hold {', '.join(missing)} under the current code's keys yet.")
+                       f"not hold {_and([TITLES[m] for m in missing])} under the current code's keys yet.")
+
+
+def chapter_scales(scale: str) -> dict[str, str]:
+    """The scale each chapter runs at in a build at ``scale``: "auto" resolves per chapter, as the
+    chapter itself does (:func:`resolve`); any other scale is every chapter's."""
+    if scale != AUTO:
+        return {ch: scale for ch in CHAPTERS}
+    return {ch: resolve(names)[0] for ch, names in CHAPTERS.items()}
+
+
+def chapters_at(per: dict[str, str]) -> str:
+    """``chapter_scales``'s answer in words: "chapters 2–4 at scale paper, chapters 1 and 5–7 at scale default"."""
+    groups: dict[str, list[int]] = {}
+    for ch, s in per.items():
+        groups.setdefault(s, []).append(int(ch[:2]))
+    return ", ".join(f"{_spans(sorted(ns))} at scale {s}" for s, ns in groups.items())
+
+
+def _spans(ns: list[int]) -> str:
+    runs, start = [], ns[0]
+    for a, b in zip(ns, ns[1:] + [None]):
+        if b != a + 1:
+            runs.append(f"{start}" if start == a else f"{start}–{a}")
+            start = b
+    word = "chapter" if len(ns) == 1 else "chapters"
+    return f"{word} " + (runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1])
+
+
+def _and(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _show(note: str) -> None:
@@ -275,6 +318,23 @@ EXPERIMENTS: dict[str, Entry] = {
 }
 
 
+TITLES: dict[str, str] = {  # each experiment as a reader names it (ledger rows, the reconstruction page)
+    "separation": "chapter 1's demonstration networks", "fig1_noise": "Fig. 1(a) noise", "fig1_lr": "Fig. 1(b) learning rate",
+    "fig1_dropout": "Fig. 1(c) dropout", "fig1_batch": "Fig. 1(d) batch size", "fig1_resize": "the image-resize comparison",
+    "fig1_norm": "Fig. 1 without BatchNorm (S3)", "fig4_dynamics": "Fig. 4 (left) training dynamics",
+    "chain_eq7": "the Eq. 7 chain check", "chain_fig2": "Fig. 2 chain simulation", "chain_phase": "Fig. 3 chain phase diagram",
+    "chain_second_order": "the second-order chain (S13)", "chain_explorer": "the chain explorer's grid",
+    "chain_noise": "the chain's noise sweep", "chain_bounded": "the bounded-noise chains",
+    "chain_dynamics": "Fig. 4 (right) chain dynamics", "chain_langevin": "the Langevin chain (S14)",
+    "gen_accuracy": "the accuracy bootstrap", "gen_depth_width": "depths and widths (S5, S6)",
+    "gen_fashion": "Fashion-MNIST with Adam (S7)", "gen_fashion_sgd": "Fashion-MNIST with SGD (S7b)",
+    "gen_cifar_dropout": "CIFAR-10 dropout (S8)", "gen_cifar_lr": "CIFAR-10 learning rate (S9)",
+    "gen_metrics": "the float64 metric networks (S10, S11)", "gen_cnn": "the CNN (S2)",
+    "gen_linear": "the linear network (Fig. 5a)", "gen_regression": "regression (S12)", "gen_probe": "the torchvision probe",
+    "gen_chainfit": "the chain fits", "gen_control": "the dropout controller",
+}
+
+
 # Where each experiment's "paper" settings come from: the paper's text (its supplement included), the
 # authors' code, or the book's own choice where neither says. The ledger and the reconstruction page
 # read this; it is the one place the provenance is written.
@@ -312,8 +372,12 @@ SOURCES: dict[str, str] = {
     "gen_control": f"{BOOK_GUESS} (beyond the paper)",
 }
 # the settings a row's budget names, when a scale changes them
-_BUDGET_KEYS = ("seeds", "epochs", "realisations", "values", "alphas", "dropouts", "depths", "widths", "columns",
-                "steps", "n_sigma", "mu_r", "sigma", "eps_grid", "bounds", "pretrain_epochs", "lrs", "batch_size", "lr")
+_BUDGET_KEYS = {  # the settings a budget may change, in the order (and the words) a budget phrase names them
+    "seeds": "seeds", "epochs": "epochs", "realisations": "realisations", "values": "columns", "alphas": "α rows",
+    "dropouts": "dropout rates", "depths": "depths", "widths": "widths", "columns": "columns", "steps": "steps",
+    "n_sigma": "noise levels", "mu_r": "friction rows", "sigma": "noise columns", "eps_grid": "noise columns",
+    "bounds": "noise bounds", "pretrain_epochs": "pre-training epochs", "lrs": "learning rates",
+    "batch_size": "batch size", "lr": "learning rate"}
 
 
 def _size(v) -> str:
@@ -324,18 +388,18 @@ def _size(v) -> str:
 
 def budget(name: str, scale: str) -> str:
     """What ``scale`` changes in experiment ``name`` against the paper's settings, in a phrase
-    ("seeds 1 (paper 10), values 4 of 8"), or "the full settings" when it changes none."""
+    ("seeds 1 (paper 10), columns 4 of 8"), or "the full settings" when it changes none."""
     here, full = settings(name, scale), settings(name, "paper")
     out = []
-    for k in _BUDGET_KEYS:
+    for k, words in _BUDGET_KEYS.items():
         if k in full and here.get(k) != full[k]:
             a, b = here.get(k), full[k]
             if isinstance(b, (tuple, list)):
-                out.append(f"{k} {len(a)} of {len(b)}" if isinstance(a, (tuple, list)) and len(a) != len(b)
-                           else f"{k} {', '.join(map(str, a))} (paper: {', '.join(map(str, b))})" if len(b) <= 4
-                           else f"other {k}")
+                out.append(f"{words} {len(a)} of {len(b)}" if isinstance(a, (tuple, list)) and len(a) != len(b)
+                           else f"{words} {', '.join(map(str, a))} (paper: {', '.join(map(str, b))})" if len(b) <= 4
+                           else f"other {words}")
             else:
-                out.append(f"{k} {_size(a)} (paper {_size(b)})")
+                out.append(f"{words} {_size(a)} (paper {_size(b)})")
     return ", ".join(out) or "the full settings"
 
 

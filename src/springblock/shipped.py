@@ -44,8 +44,10 @@ FORMAT = 1
 def folder() -> Path:
     """Where shipped results are read from: ``$SPRINGBLOCK_SHIPPED``, else the package's own."""
     env = os.environ.get("SPRINGBLOCK_SHIPPED")
-    if env is not None:
-        return Path(env).expanduser()
+    if env is not None:  # a folder that does not exist is allowed: it turns the shipped results off
+        from .paths import env_folder
+
+        return env_folder("SPRINGBLOCK_SHIPPED", env, "unset it for the package's own shipped results")
     return Path(str(resources.files("springblock") / "assets" / "paper-scale"))
 
 
@@ -354,7 +356,7 @@ def in_short() -> str:
             return (f"This build read no shipped paper-scale results: SPRINGBLOCK_SHIPPED points at {folder()}, "
                     "which holds none, so every result on its pages was computed for it.")
         return "No paper-scale results are shipped with this copy of the package."
-    hours = sum((m.get("wall_s") or 0) * (m.get("cores") or 1) for m in ms.values()) / 3600
+    hours = totals()["cpu_h"]
     machines = sorted({f"{cpu} ({m.get('cores')} cores)" for m in ms.values() for cpu in m.get("machine", [])})
     partial = [n for n, m in ms.items() if not m.get("complete", True)]
     gpu = sorted({d for m in ms.values() for d in m.get("devices", []) if d.startswith("cuda")})
@@ -364,6 +366,13 @@ def in_short() -> str:
     out += (f"Some were computed on a GPU ({', '.join(gpu)})." if gpu else
             "None was computed on a GPU, so no GPU time is recorded for them.")
     return out
+
+
+def totals() -> dict:
+    """The shipped results in all, from their manifests: results, bytes and CPU-hours."""
+    ms = manifests().values()
+    return {"results": sum(int(m["cells"]) for m in ms), "bytes": sum(int(m["bytes"]) for m in ms),
+            "cpu_h": sum((m.get("wall_s") or 0) * (m.get("cores") or 1) for m in ms) / 3600}
 
 
 def summary() -> list[dict]:

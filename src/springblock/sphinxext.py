@@ -128,8 +128,12 @@ def execution_rows(metadata) -> list[tuple[str, str, float | None, bool]]:
 def summary_sentence(rows, processor: str, cores: int, scale: str) -> str:
     total = sum(r[2] or 0.0 for r in rows)
     failed = [r[0] for r in rows if not r[3]]
-    where = (f"scale {scale}" if scale != "auto" else
-             "scale auto (each chapter says at its top whether it ran at the paper's scale or at the CPU budget)")
+    if scale != "auto":
+        where = f"scale {scale}"
+    else:
+        from . import scales
+
+        where = f"scale auto ({scales.chapters_at(scales.chapter_scales('auto'))}; each chapter says so at its top)"
     out = (f"This build executed {len(rows)} pages at {where} on {processor} with {cores} cores, in "
            f"{total / 60:.1f} minutes of notebook execution.")
     if failed:

@@ -243,8 +243,9 @@ def _acc_ranges(panels):
         diffs += [lo - ref[0], hi - ref[1]]
         text.append(f"{lo:.1f}–{hi:.1f}")
         sem = lambda i: None if not np.isfinite(sd[i]) else float(sd[i])
-        parts.append(every(f"({r.panel.letter}) range", [within("lowest", lo, ref[0], 2.0, what="%", sem=sem(lo_i)),
-                                                        within("highest", hi, ref[1], 2.0, what="%", sem=sem(hi_i))]))
+        ends = [within("lowest", lo, ref[0], 2.0, what="accuracy (%)", digits=2, sem=sem(lo_i)),
+                within("highest", hi, ref[1], 2.0, what="accuracy (%)", digits=2, sem=sem(hi_i))]
+        parts.append(every(f"({r.panel.letter}) range", ends))
     mad, mx = float(np.mean(np.abs(diffs))), float(np.max(np.abs(diffs)))
     return parts, ", ".join(text) + f" % (mean |difference| {mad:.1f}, largest {mx:.1f} points)", \
         {"mean_abs_diff": mad, "max_abs_diff": mx}
@@ -286,7 +287,7 @@ def _resize(resize):
 
 
 @claim("shape.measures_agree", "book", "The authors' curvature and the all-layer verdict label Fig. 1's cells alike.",
-       "c = (D_0 − D_1) − (D_{L−1} − D_L), first against last contribution", "02_phase_diagram", kind="book",
+       "c = (D₀ − D₁) − (D₆ − D₇) for seven layers: the first contribution against the last", "02_phase_diagram", kind="book",
        evidence="every seed-mean cell of the four panels",
        counterfactual=lambda panels: {"panels": {n: dataclasses.replace(r, load={k: zigzag(v, 0.8) for k, v in r.load.items()})
                                                  for n, r in panels.items()}})
@@ -322,9 +323,12 @@ def _no_bn(norms):
     missed = [p.name for p in parts if p.verdict != "reproduced"]
     conclusion = ("the pattern survives, with more fluctuation, as the supplement says" if not missed else
                   "the pattern survives only in part: not established here — " + "; ".join(missed))
-    return parts, f"c_σ net: ĉ {_f(rq)} (ReLU, no dropout), {_f(ln)} (linear, most dropout); seed spread of ĉ " \
-        f"{ratio:.1f}× BatchNorm's", {"relu_quiet_csigma": rq, "linear_noisy_csigma": ln, "spread_ratio": ratio,
-                                      "acc_drop": drop}, \
+    rq_half = float(np.nanmean(_seed_rc(c)[0, _quiet(V)]))  # what the first two parts read
+    ln_half = float(np.nanmean(_seed_rc(c)[-1, _noisy(V)]))
+    return parts, f"c_σ net: ĉ {_f(rq)} (ReLU, no dropout; {_f(rq_half)} over the quieter half), {_f(ln)} (linear, " \
+        f"most dropout; {_f(ln_half)} over the noisier half); seed spread of ĉ {ratio:.1f}× BatchNorm's", \
+        {"relu_quiet_csigma": rq, "linear_noisy_csigma": ln, "relu_half": rq_half, "linear_half": ln_half,
+         "spread_ratio": ratio, "acc_drop": drop}, \
         {"relu_quiet_shape": str(shape.shape_of(rq)), "linear_noisy_shape": str(shape.shape_of(ln)),
          "conclusion": conclusion}
 
@@ -396,7 +400,8 @@ def _fig2(sim):
 
 
 @claim("chain.eq7", "Eq. 7", "Without noise the chain freezes with elongations stepping by μ_r/k, whatever μ_l.",
-       "d_{ℓ+1} − d_ℓ = μ_r/k; independent of μ_l", "03_spring_block",
+       "successive elongations differ by μ_r/k, independent of μ_l (the formula as the book reconstructs it: the "
+       "paper's was lost with its typesetting)", "03_spring_block",
        evidence="every μ_r × μ_l chain of the noiseless grid against the closed form",
        counterfactual=lambda eq7: {"eq7": {**eq7, "load": np.asarray(eq7["load"]) + 1e-3 * np.arange(
            np.shape(eq7["load"])[-1])}})
@@ -486,8 +491,9 @@ def _broken_mu_bar(F, s, mu_r, mu_l):
 
 
 @claim("chain.effective_friction", "Eq. 8 (SM)", "Noise lowers the effective friction (acoustic lubrication) from μ_r "
-       "to (μ_r − μ_l)/2, with a noise-independent zero-drift force.", "μ̄ → μ_r (σ → 0), → (μ_r − μ_l)/2 (σ → ∞); "
-       "decreasing in σ", "04_noise_friction", kind="book",
+       "to (μ_r − μ_l)/2, with a noise-independent zero-drift force.", "μ̄ → μ_r (σ → 0), → (μ_r − μ_l)/2 (σ → ∞), "
+       "decreasing in σ (the limits the text states; the closed form between them is the book's)", "04_noise_friction",
+       kind="book",
        evidence="the book's closed form for μ̄(F, σ), at a few forces and noises (a definition's properties)",
        counterfactual=lambda mu_r, mu_l, formula=None: {"mu_r": mu_r, "mu_l": mu_l, "formula": _broken_mu_bar})
 def _mu_bar(mu_r, mu_l, formula=None):
@@ -515,7 +521,8 @@ def _sweep_cf(sweep, row, value):
 
 
 @claim("chain.eq8", "Eq. 8", "Large symmetric noise gives elongations stepping by (μ_r − μ_l)/(2k): convex for "
-       "μ_r < μ_l.", "d_{ℓ+1} − d_ℓ = (μ_r − μ_l)/2k", "04_noise_friction",
+       "μ_r < μ_l.", "successive elongations differ by (μ_r − μ_l)/2k (as the book reconstructs the formula)",
+       "04_noise_friction",
        evidence="the noisy levels of the μ_r < μ_l sweep (the noiseless one follows Eq. 7 by construction): the "
                 "largest against Eq. 8, the noisiest quarter for the sign",
        counterfactual=lambda sweep: {"sweep": _sweep_cf(sweep, 0, lambda c: -np.abs(c) - 0.05)})
@@ -525,7 +532,7 @@ def _eq8(sweep):
     q = max(1, (len(c) - 1) // 4)
     parts = [within("largest noise: Eq. 8's curvature", c[-1], sweep["eq8_c"], 0.02, what="c", sem=float(se[-1])),
              beyond("much noise: convex", c[-q:], TOL, ">", what="c")]
-    return parts, f"c = {_f(c[0], 3)} (no noise) → {_f(c[-1], 3)} (σ̄ = {s[-1]:g}); Eq. 8: {_f(sweep['eq8_c'], 3)}", \
+    return parts, f"c = {_f(c[0], 3)} (no noise) → {_f(c[-1], 3)} (σ̄ = {s[-1]:.3g}); Eq. 8: {_f(sweep['eq8_c'], 3)}", \
         {"no_noise": float(c[0]), "max_noise": float(c[-1]), "predicted": float(sweep["eq8_c"]), "first_convex": first,
          "sigma_max": float(s[-1])}
 
@@ -564,7 +571,7 @@ def _sync(sweep):
     j = int(np.argmax(d[1:])) + 1
     i05 = int(np.argmin(np.abs(s - 0.05)))
     ratio = float(d[j] / se[j]) if se[j] > 0 else 0.0
-    per = [within(f"σ̄ = {v:g}", a - b, 0.0, 0.02, what="difference", sem=float(e))
+    per = [within(f"σ̄ = {v:.3g}", a - b, 0.0, 0.02, what="difference", sem=float(e))
            for v, a, b, e in zip(s[1:], ci[1:], cs[1:], se[1:])]
     return [every("same curvature at every noise level", per)], f"largest difference {d[j]:.3f} ({ratio:.1f} s.e.)", \
         {"sigma": float(s[i05]), "indep": float(ci[i05]), "sync": float(cs[i05]), "max_diff": float(d[j]), "in_se": ratio}
@@ -633,7 +640,7 @@ def _lgrid(lang):
 def _fig5b(sweep):
     c, se = np.asarray(sweep["independent_c"])[1], np.asarray(sweep["independent_sem"])[1]
     n_noisy, n_convex = len(c) - 1, int((c[1:] > 0).sum())
-    per = [beyond_mean(f"σ̄ = {v:g}", m, e, 0.0, ">") for v, m, e in zip(np.asarray(sweep["sigmas"])[1:], c[1:], se[1:])]
+    per = [beyond_mean(f"σ̄ = {v:.3g}", m, e, 0.0, ">") for v, m, e in zip(np.asarray(sweep["sigmas"])[1:], c[1:], se[1:])]
     return [every("convex at every noise level", per)], \
         f"c = {_f(c[0], 4)} at σ̄ = 0; convex at {n_convex}/{n_noisy} noise levels", \
         {"zero": float(c[0]), "first": float(c[1]), "sigma_first": float(sweep["sigmas"][1]),
@@ -876,15 +883,21 @@ def _s2(cnn):
     nums = {"pre_rc": pre_rc, "pre_acc": float(np.mean(cnn["pre_acc"])), "ctrl_rc": float(rc[0]),
             "ctrl_acc": float(acc[0]), "best_p": float(cnn["dropouts"][best]), "best_acc": float(acc[best]),
             "best_rc": float(rc[best]), "top_p": float(cnn["dropouts"][top]), "top_rc": float(rc[top]),
-            "top_acc": float(acc[top])}
+            "top_acc": float(acc[top]), "top_rc_seeds": float(rc_s[top].mean()), "best_gain": float(acc[best] - acc[0])}
+    chance = 100.0 / 10  # MNIST's ten classes
+    collapsed = ", no better than chance (10 % on ten classes): the network has collapsed, and its features " \
+        "separate nothing, so a curvature says little about them" if acc[top] < 2 * chance else \
+        ", well above chance (10 % on ten classes)"
     parts = [beyond("after pre-training: concave", shape.relative_curvature(np.asarray(cnn["pre_load"])), -TOL, "<"),
              band("moderate dropout: linear", rc_s[best], TOL),
-             beyond("… and more accurate than none", acc_s[best] - acc_s[0], 0.0, ">", what="accuracy gain"),
+             beyond("… and more accurate than none", acc_s[best] - acc_s[0], 0.0, ">", what="accuracy gain (points)", digits=2),
              beyond("strong dropout: convex", rc_s[top], TOL, ">"),
-             beyond("… and less accurate than moderate", acc_s[top] - acc_s[best], 0.0, "<", what="accuracy change")]
+             beyond("… and less accurate than moderate", acc_s[top] - acc_s[best], 0.0, "<",
+                    what="accuracy change (points)", digits=2)]
     return parts, f"ĉ {_f(pre_rc)} after pre-training; best moderate rate {nums['best_p']:g} at ĉ {_f(nums['best_rc'])}; " \
         f"strongest ĉ {_f(nums['top_rc'])}, {nums['top_acc']:.1f} %", nums, \
-        {"pre_shape": pre, "best_shape": str(labels[best]), "top_shape": str(labels[top])}
+        {"pre_shape": pre, "best_shape": str(labels[best]), "top_shape": str(labels[top]), "top_collapsed": collapsed,
+         "best_gain_text": _f(acc[best] - acc[0], 1)}
 
 
 @claim("fig5a.linear_net", "Fig. 5(a)", "A linear network with orthogonal weights on whitened data: small-step SGD "
@@ -937,7 +950,9 @@ def _probe(pr):
                                              "mu_eff": np.asarray(fits["mu_eff"])[::-1].copy()}})
 def _fit(fits):
     r2, mu = np.asarray(fits["r2"]), np.asarray(fits["mu_eff"])
-    bounds = "; ".join(f"({n}) " + ", ".join(p for p, b in zip(fits["bound_names"], row) if b)
+    from ..plotting.style import symbol
+
+    bounds = "; ".join(f"({n}) " + ", ".join(symbol(p) for p, b in zip(fits["bound_names"], row) if b)
                        for n, row in zip(fits["names"], fits["at_bound"]) if np.any(row)) or "none"
     parts = [holds("every fit R² ≥ 0.9", r2.min() >= 0.9, f"R² {', '.join(f'{v:.3f}' for v in r2)}"),
              holds("μ̄ falls as noise grows", all(a > b for a, b in zip(mu, mu[1:])), f"μ̄ {', '.join(_f(v, 4) for v in mu)}")]
@@ -961,10 +976,15 @@ def _controller(ctl):
     if not np.isfinite(se):
         part = Part(part.name, INCONCLUSIVE, part.detail + "; one seed: spread unknown")
     fm = fixed.mean(1)
-    return [part], f"controller − chosen fixed rate: {_f(d)} ± {se:.2f} points", \
+    p = np.asarray(ctl["ctrl_p"]).mean(0)  # the seed-mean rate over training
+    late = float(p[-1] - p[(3 * len(p)) // 4])  # its change over the last quarter of training
+    trend = "still rising" if late > 0.01 else "still falling" if late < -0.01 else "settled"
+    trend = f"{trend} ({_f(late)} over the last quarter of training)"
+    ours = f"controller − chosen fixed rate: {_f(d)} points (standard error {se:.2f}; the check uses its 95 % interval)"
+    return [part], ours, \
         {"seeds": len(ctl["seeds"]), "acc": float(np.mean(ctl["ctrl_test"])), "best_p": float(ctl["dropouts"][ctl["best_fixed"]]),
          "best_acc": float(fm[ctl["best_fixed"]]), "none_acc": float(fm[0]), "diff": d,
          "diff_sem": se if np.isfinite(se) else 0.0, "oracle_diff": ctl["oracle_diff_mean"],
          "final_rc": float(np.mean(ctl["ctrl_rc"])), "best_rc": float(np.mean(ctl["fixed_rc"][ctl["best_fixed"]])),
-         "final_p": float(np.mean(np.asarray(ctl["ctrl_p"])[:, -1]))}
+         "final_p": float(np.mean(np.asarray(ctl["ctrl_p"])[:, -1]))}, {"final_trend": trend}
 

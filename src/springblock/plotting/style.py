@@ -20,6 +20,14 @@ RC = {
 }
 
 
+SYMBOLS = {"mu_r": "μ_r", "mu_l": "μ_l", "sigma": "σ", "tau": "τ", "alpha": "α"}  # parameter names as printed
+
+
+def symbol(name: str) -> str:
+    """The symbol a reader sees for a parameter's name in the code (``"mu_l"`` → ``"μ_l"``)."""
+    return SYMBOLS.get(name, name)
+
+
 def use() -> None:
     """Apply the book's matplotlib style (idempotent; every figure function calls it)."""
     mpl.rcParams.update(RC)
