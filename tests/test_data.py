@@ -222,3 +222,13 @@ def test_check_dataset_refuses_bad_data_by_name(small):
         with pytest.raises(ValueError, match=msg):
             data.check_dataset(dataclasses.replace(small, **change))
     assert data.check_dataset(small) == 10
+
+
+def test_tensors_gives_the_splits_asked_for_and_refuses_others():
+    d = data.Dataset(x_train=torch.zeros(4, 3), y_train=torch.zeros(4, dtype=torch.int64), x_test=torch.ones(2, 3),
+                     y_test=torch.ones(2, dtype=torch.int64), num_classes=2, name="toy", description="")
+    xtr, ytr, xte, yte = d.tensors("cpu")
+    assert xtr.shape == (4, 3) and yte.tolist() == [1, 1]
+    assert len(d.tensors("cpu", ("test",))) == 2
+    with pytest.raises(ValueError, match="'val' is not a split of toy"):
+        d.tensors("cpu", ("val",))

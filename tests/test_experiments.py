@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from springblock import results, scales
-from springblock.experiments import architectures, chain_fits, chain_grids, control, fig1, protocols
+from springblock.experiments import (architectures, chain_fits, chain_grids, cnn, control, fig1, linear_net, regression,
+                                     separation_demo, torchvision_probe)
 from springblock.train import MEASURED_KINDS as KINDS
 
 L1 = 8  # D_0..D_7: the paper's MLP and the seven-block chain
@@ -129,71 +130,88 @@ def test_metric_comparison(isolated_cache, small):
     again_from_cache(lambda: architectures.metric_comparison(**s, data=small, progress=False), out)
 
 
-# ------------------------------------------------------------------ protocols
+# ------------------------------------------------------------------ single-network protocols
+SINGLE = (separation_demo, cnn, linear_net, regression, torchvision_probe)
+
+
+def test_each_protocol_is_its_own_experiment():
+    """Editing one protocol invalidates only its own results: no protocol's code fingerprint
+    covers another's module, and each has its own cache namespace."""
+    names = {m.__name__ for m in SINGLE}
+    assert len({m.EXPERIMENT.name for m in SINGLE}) == len(SINGLE)
+    for m in SINGLE:
+        covered = set(results.code_fingerprint(m.EXPERIMENT.code)[1])
+        assert m.__name__ in covered and not (covered & names) - {m.__name__}, m.__name__
+
+
 @pytest.fixture
 def small_mnist(monkeypatch, mnist, small):
     """The single-network protocols and the controller always train on the paper's MNIST split; here
     they get a 320/400-digit slice of it (with 320 validation digits) so that each runs in seconds."""
     data = dataclasses.replace(small, x_val=mnist.x_val[:320], y_val=mnist.y_val[:320])
-    for module in (protocols, control):
+    for module in (cnn, regression, torchvision_probe, control):
         monkeypatch.setattr(module, "load_dataset", lambda name="mnist", **kw: data)
     return data
 
 
 def test_separation_demo(isolated_cache):  # the paper's full-batch MLP: needs the 2560 digits
-    s = tiny("separation", alphas=(0.0,), epochs=1)
-    out = protocols.separation_demo(**s, project=(0, 7))
+    s = tiny("separation", alphas=(0.0, 1.0), epochs=1, seeds=2)
+    out = separation_demo.separation_demo(**s, project=(0, 7))
     for when in ("trained", "untrained"):
-        for kind in protocols.KINDS3:
-            assert out[f"{when}_{kind}"].shape == (1, 1, L1) and finite(out[f"{when}_{kind}"])
-    assert out["test_acc"].shape == (1, 1)
-    assert out["projections"].shape == (1, 1, 2, 2560, 2) and out["last_features"].shape[:3] == (1, 1, 2560)
+        for kind in separation_demo.KINDS:
+            assert out[f"{when}_{kind}"].shape == (2, 2, L1) and finite(out[f"{when}_{kind}"])
+    assert out["test_acc"].shape == (2, 2)
+    # the figures' views are kept for the first seed only (most of a result's size)
+    assert out["projections"].shape == (2, 2, 2560, 2) and out["last_features"].shape[:2] == (2, 2560)
+    assert out["projections"].dtype == out["last_features"].dtype == np.float32
     assert out["labels"].shape == (2560,) and list(out["project"]) == [0, 7]
-    again_from_cache(lambda: protocols.separation_demo(**s, project=(0, 7)), out)
+    again_from_cache(lambda: separation_demo.separation_demo(**s, project=(0, 7)), out)
+    first = separation_demo.separation_demo(**{**s, "seeds": 1}, project=(0, 7))  # the same first seed, from cache
+    assert np.array_equal(first["projections"], out["projections"])
 
 
 def test_cnn_dropout_resumed(isolated_cache, small_mnist):
     s = tiny("gen_cnn", dropouts=(0.0, 0.2), pretrain_epochs=1, epochs=1, batch_size=160)
-    out = protocols.cnn_dropout(**s, channels=4)
+    out = cnn.cnn_dropout(**s, channels=4)
     P, S = 2, 1
     assert out["load"].shape[:2] == out["load_test"].shape[:2] == (P, S) and out["acc"].shape == (P, S)
     assert out["rc"].shape == (P,) and out["pre_load"].shape[0] == S and out["pre_acc"].shape == (S,)
     assert finite(out["load"], out["acc"], out["pre_load"], out["pre_rc"])
-    again_from_cache(lambda: protocols.cnn_dropout(**s, channels=4), out)
+    again_from_cache(lambda: cnn.cnn_dropout(**s, channels=4), out)
 
 
 def test_linear_orthogonal(isolated_cache):
     s = tiny("gen_linear", epochs=4, record_every=2)
-    out = protocols.linear_orthogonal(**s, n=20)
+    out = linear_net.linear_orthogonal(**s, n=20)
     V = len(s["names"])
     assert out["load"].shape == (V, 1, L1) and out["history"].shape == (V, 1, 3, L1)
     assert list(out["history_epochs"]) == [0, 2, 4] and out["loss"].shape == (V, 1) and out["rc"].shape == (V,)
     assert finite(out["load"], out["history"], out["loss"])
     assert np.allclose(out["history"][:, :, -1], out["load"])  # the last record is the final curve
-    again_from_cache(lambda: protocols.linear_orthogonal(**s, n=20), out)
+    again_from_cache(lambda: linear_net.linear_orthogonal(**s, n=20), out)
     with pytest.raises(ValueError, match="same length"):
-        protocols.linear_orthogonal(**{**s, "lrs": s["lrs"][:1]})
+        linear_net.linear_orthogonal(**{**s, "lrs": s["lrs"][:1]})
 
 
 def test_regression_load(isolated_cache, small_mnist):
     s = tiny("gen_regression", names=("default",), lrs=(1e-3,), dropouts=(0.0,), epochs=1)
-    out = protocols.regression_load(**s, hidden=3, width=20)
+    out = regression.regression_load(**s, hidden=3, width=20)
     assert out["load"].shape == out["load_test"].shape == (1, 1, 4) and out["test_rmse"].shape == (1, 1)
     assert out["rc"].shape == (1,) and finite(out["load"], out["test_rmse"]) and out["test_rmse"].item() > 0
-    again_from_cache(lambda: protocols.regression_load(**s, hidden=3, width=20), out)
+    again_from_cache(lambda: regression.regression_load(**s, hidden=3, width=20), out)
 
 
 def test_torchvision_probe_of_a_torchvision_mlp(isolated_cache, small_mnist):
     s = tiny("gen_probe", epochs=1)
     assert s["arch"] == "mlp"  # the quick scale's; resnet18 is too slow here (and needs no download either)
-    out = protocols.torchvision_probe(**s)
+    out = torchvision_probe.torchvision_probe(**s)
     n = len(out["names"])
     assert n == len(out["dims"]) == 8 and out["dims"][0] == 100  # the input and seven ReLUs
     for split in ("train", "test"):
         for kind in ("trace", "pinv"):
             assert out[f"load_{split}_{kind}"].shape == (n,) and finite(out[f"load_{split}_{kind}"])
     assert 0 <= out["test_acc"] <= 100 and np.isfinite(out["rc"])
-    again_from_cache(lambda: protocols.torchvision_probe(**s), out)
+    again_from_cache(lambda: torchvision_probe.torchvision_probe(**s), out)
 
 
 # ------------------------------------------------------------------ control

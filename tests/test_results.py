@@ -321,3 +321,12 @@ def test_a_stable_difference_on_a_torch_result_without_its_instruction_set_is_no
     assert results.recheck(stored, {**old, **here})["agrees"] is False
     serve(stored)
     assert results.recheck(stored, old) == {"status": "equal", "agrees": True}
+
+
+def test_stack_puts_each_field_on_the_grid():
+    found = [{"a": np.full(3, i), "b": float(i)} for i in range(6)]
+    out = results.stack(found, (2, 3))
+    assert out["a"].shape == (2, 3, 3) and out["b"].shape == (2, 3)
+    assert out["a"][1, 2, 0] == 5 and out["b"][0, 1] == 1
+    with pytest.raises(ValueError, match="cannot fill a grid of shape"):
+        results.stack(found, (4, 2))

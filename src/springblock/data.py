@@ -39,6 +39,7 @@ import zlib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -76,6 +77,14 @@ class Dataset:
     x_val: torch.Tensor | None = None  # (n_val, d): the authors' validation split, if available
     y_val: torch.Tensor | None = None
     spec: dict | None = None  # the load_dataset arguments that rebuild it (for `springblock cache verify`)
+
+    def tensors(self, device, splits: Sequence[str] = ("train", "test")) -> tuple[torch.Tensor, ...]:
+        """``x`` and ``y`` of each split in ``splits`` ("train", "test", "val"), on ``device``."""
+        for s in splits:
+            if s not in ("train", "test", "val") or getattr(self, f"x_{s}") is None:
+                raise ValueError(f"splits: {s!r} is not a split of {self.name} (it has train, test"
+                                 f"{', val' if self.x_val is not None else ''})")
+        return tuple(torch.as_tensor(getattr(self, f"{xy}_{s}")).to(device) for s in splits for xy in "xy")
 
     def to(self, device) -> "Dataset":
         moved = {k: getattr(self, k).to(device) for k in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val")

@@ -26,15 +26,14 @@ from . import results
 from .cache import KeyLock, Store, atomic_write, check_arrays, clean_orphans, namespaces
 from .paths import cache_dir
 
-_EXPERIMENT_MODULES = ("springblock.experiments.mlp", "springblock.experiments.protocols",
-                       "springblock.experiments.chain_grids", "springblock.experiments.chain_fits",
-                       "springblock.experiments.control")
 _KEY = re.compile(r"[0-9a-f]{32}")  # results.key's hex digest
 
 
 def _registry() -> dict:
-    for m in _EXPERIMENT_MODULES:
-        importlib.import_module(m)
+    from . import scales
+
+    for entry in scales.EXPERIMENTS.values():  # every experiment module registers its Experiment on import
+        importlib.import_module(entry.feeds.split(":")[0])
     return results.REGISTRY
 
 

@@ -405,6 +405,15 @@ def recording():
         _RECORDERS.reset(token)
 
 
+def stack(found: Sequence[Mapping], shape: tuple) -> dict:
+    """Each field of the per-result dicts ``found`` (in grid order) stacked into ``shape`` + the
+    field's own shape: how a grid of results becomes one array per field."""
+    if len(found) != int(np.prod(shape, dtype=int)):
+        raise ValueError(f"stack: {len(found)} results cannot fill a grid of shape {tuple(shape)}")
+    return {k: np.stack([np.asarray(f[k]) for f in found]).reshape(*shape, *np.asarray(found[0][k]).shape)
+            for k in found[0]}
+
+
 def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu", dtype="float32",
         progress: bool = True, root: str | Path | None = None, label: str | None = None,
         executor=None, cached_only: bool = False) -> Results:

@@ -185,7 +185,7 @@ def _default_fig1(values):
 
 EXPERIMENTS: dict[str, Entry] = {
     # --- chapter 1 -----------------------------------------------------------------------
-    "separation": Entry("springblock.experiments.protocols:separation_demo",  # ReLU and linear nets, our demo
+    "separation": Entry("springblock.experiments.separation_demo:separation_demo",  # ReLU and linear nets, our demo
                         dict(alphas=(0.0, 1.0), seeds=10, epochs=100),
                         {"quick": dict(seeds=1, epochs=20), "default": dict(seeds=3)}),
     # --- chapter 2: Fig. 1, the resize, the network without BatchNorm, Fig. 4 (left) -------
@@ -287,22 +287,22 @@ EXPERIMENTS: dict[str, Entry] = {
     "gen_metrics": Entry("springblock.experiments.architectures:metric_comparison",  # S10/S11
                          dict(alphas=(0.0, 1.0), dropouts=(0.0, 0.08, 0.16), seeds=10, epochs=100),
                          {"quick": dict(dropouts=(0.0,), seeds=1, epochs=10), "default": dict(dropouts=(0.0,), seeds=1)}),
-    "gen_cnn": Entry("springblock.experiments.protocols:cnn_dropout",  # S2: the paper's text, the authors' optimiser
+    "gen_cnn": Entry("springblock.experiments.cnn:cnn_dropout",  # S2: the paper's text, the authors' optimiser
                      dict(protocol="resume", dropouts=(0.0, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64), pretrain_epochs=1000,
                           epochs=1000, seeds=10, lr=1e-4, batch_size=None),
                      {"quick": dict(dropouts=(0.0, 0.2), pretrain_epochs=2, epochs=1, seeds=1, lr=1e-3, batch_size=256),
                       "default": dict(dropouts=(0.0, 0.04, 0.16, 0.64), pretrain_epochs=20, epochs=10, seeds=2, lr=1e-3,
                                       batch_size=256)}),
-    "gen_linear": Entry("springblock.experiments.protocols:linear_orthogonal",  # Fig. 5(a): SGD at 1e-3
+    "gen_linear": Entry("springblock.experiments.linear_net:linear_orthogonal",  # Fig. 5(a): SGD at 1e-3
                         dict(names=("small lr", "large lr", "dropout"), lrs=(1e-3, 1e-1, 1e-3), dropouts=(0.0, 0.0, 0.2),
                              epochs=4000, seeds=10, record_every=50),
                         {"quick": dict(lrs=(1e-2, 1e-1, 1e-2), epochs=200, seeds=1, record_every=20),
                          "default": dict(lrs=(1e-2, 1e-1, 1e-2), epochs=1500, seeds=2)}),
-    "gen_regression": Entry("springblock.experiments.protocols:regression_load",  # S12: task not stated (ours)
+    "gen_regression": Entry("springblock.experiments.regression:regression_load",  # S12: task not stated (ours)
                             dict(names=("lazy", "default", "dropout", "large lr"), lrs=(1e-4, 1e-3, 1e-3, 2e-2),
                                  dropouts=(0.0, 0.0, 0.2, 0.0), epochs=100, seeds=10),
                             {"quick": dict(epochs=10, seeds=1), "default": dict(seeds=3)}),  # 3 seeds: S12 decidable
-    "gen_probe": Entry("springblock.experiments.protocols:torchvision_probe",  # beyond the paper
+    "gen_probe": Entry("springblock.experiments.torchvision_probe:torchvision_probe",  # beyond the paper
                        dict(arch="resnet18", epochs=30, batch_size=128),
                        {"quick": dict(arch="mlp", epochs=5, batch_size=None),
                         "default": dict(arch="mlp", epochs=50, batch_size=None)}),

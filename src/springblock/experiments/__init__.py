@@ -9,7 +9,9 @@ root, executor, cached-only, progress): chapters, the ledger and the command lin
 * :mod:`.mlp` — the one experiment for the engine's MLPs (cached per network)
 * :mod:`.fig1` — Fig. 1 phase-diagram panels and Fig. 4 (left) training dynamics
 * :mod:`.architectures` — other normalisations, depths, widths, datasets, optimizers and metrics
-* :mod:`.protocols` — single-network protocols: the S2 CNN, Fig. 5(a), S12 regression, a probe
+* :mod:`.separation_demo` — chapter 1's trained and untrained MLPs in the three metrics
+* :mod:`.cnn`, :mod:`.linear_net`, :mod:`.regression` — the S2 CNN, Fig. 5(a)'s linear network, S12
+* :mod:`.torchvision_probe` — a torchvision network probed with hooks
 * :mod:`.chain_grids` — spring–block simulations of chapters 3–4
 * :mod:`.chain_fits` — spring chains fitted to networks' load dynamics
 * :mod:`.control` — load-guided dropout
