@@ -90,6 +90,11 @@ def test_numbers_are_never_negative_zero(v, digits, sign, text):
     assert style.number(v, digits, sign) == text
 
 
+def test_an_interval_reads_as_estimate_and_bounds():
+    assert style.interval(0.4149, -0.0001, 0.52) == "+0.41 [+0.00, +0.52]"
+    assert style.interval(83.1, 82.04, 84.0, digits=1, sign=False) == "83.1 [82.0, 84.0]"
+
+
 def test_the_interactive_fig1_names_its_panels_in_words_that_fit_a_phone():
     from springblock.plotting import interactive
 

@@ -179,7 +179,7 @@ class Row:
     provenance: str
     scale: str = "default"  # the scale ``outcome`` was computed at (its chapter's, in this build)
     other: str | None = None  # the verdict at ``other_scale``, where its results are stored, else None
-    other_scale: str | None = None
+    other_scale: str | None = None  # the scale beside ``scale`` (named even where nothing is stored at it)
 
     @property
     def differs(self) -> bool:
@@ -206,8 +206,9 @@ def rows(res: dict, scale: str, paper_res: dict | None = None, chapter_scale: di
         main = held[0]
         o = claims.evaluate(cid, **_args(cid, sets[main]))
         cf = claims.evaluate_counterfactual(cid, **_args(cid, sets[main])).verdict
-        other_scale = next((s for s in held[1:]), None)
-        other = claims.evaluate(cid, **_args(cid, sets[other_scale])).verdict if other_scale else None
+        # the other scale is named even where nothing is stored at it ("paper" beside a CPU build)
+        other_scale = next((s for s in order if s != main), "paper" if main != "paper" else scale)
+        other = claims.evaluate(cid, **_args(cid, sets[other_scale])).verdict if other_scale in held else None
         out.append(Row(o, cf, budget(cid, main), provenance(cid), main, other, other_scale))
     return out
 

@@ -10,11 +10,11 @@ from .chain import (chain_curvature_grid, chain_phase_figure, draw_chain, fig2_s
 from .grids import phase_figure, phase_panel, value_grid
 from .networks import (accuracy_curvature, accuracy_panels, controller_figure, curvature_maps, dynamics_figure, fig1_figure,
                        fit_overlay, load_curves)
-from .style import ACCENT, LOAD_RED, number, symbol
+from .style import ACCENT, LOAD_RED, interval, number, symbol
 
 __all__ = ["ACCENT", "LOAD_RED", "accuracy_curvature", "accuracy_panels", "chain_curvature_grid", "chain_phase_figure",
            "controller_figure", "curvature_maps", "draw_chain",
            "dynamics_figure", "fig1_figure", "fig2_simulation", "fig2_sketch", "fit_overlay", "load_curves",
-           "number", "symbol", "phase_figure", "phase_panel", "plot_curvature_sweep", "plot_effective_friction", "plot_loads",
+           "interval", "number", "symbol", "phase_figure", "phase_panel", "plot_curvature_sweep", "plot_effective_friction", "plot_loads",
            "sequence_colors",
            "plot_trajectory", "value_grid"]

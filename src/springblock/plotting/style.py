@@ -39,4 +39,9 @@ def number(v: float, digits: int = 2, sign: bool = False) -> str:
     return f"{r:+.{digits}f}" if sign else f"{r:.{digits}f}"
 
 
+def interval(v: float, lo: float, hi: float, digits: int = 2, sign: bool = True) -> str:
+    """An estimate with its interval, "+0.41 [+0.30, +0.52]", each part as :func:`number` prints it."""
+    return f"{number(v, digits, sign)} [{number(lo, digits, sign)}, {number(hi, digits, sign)}]"
+
+
 use()
