@@ -15,6 +15,7 @@ from .style import ACCENT, LOAD_RED, interval, number, symbol
 __all__ = ["ACCENT", "LOAD_RED", "accuracy_curvature", "accuracy_panels", "chain_curvature_grid", "chain_phase_figure",
            "controller_figure", "curvature_maps", "draw_chain",
            "dynamics_figure", "fig1_figure", "fig2_simulation", "fig2_sketch", "fit_overlay", "load_curves",
-           "interval", "number", "symbol", "phase_figure", "phase_panel", "plot_curvature_sweep", "plot_effective_friction", "plot_loads",
+           "interval", "number", "symbol", "phase_figure", "phase_panel", "plot_curvature_sweep",
+           "plot_effective_friction", "plot_loads",
            "sequence_colors",
            "plot_trajectory", "value_grid"]
