@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from springblock import claims, ledger, shape
-from springblock.claims import catalogue, criteria
+from springblock.claims import chain, common, criteria
 from springblock.experiments import fig1
 
 BOOK = Path(__file__).resolve().parents[1] / "book"
@@ -19,19 +19,19 @@ R, N, I, T = claims.REPRODUCED, claims.NOT_REPRODUCED, claims.INCONCLUSIVE, clai
 
 def curve(rc: float, L: int = L) -> np.ndarray:
     """D_0..D_L from 1 to 0 with linearly changing contributions: ĉ = rc."""
-    return catalogue.shaped(np.linspace(1.0, 0.0, L + 1), rc)
+    return common.shaped(np.linspace(1.0, 0.0, L + 1), rc)
 
 
 def test_shaped_curves_keep_their_ends_and_take_the_curvature_asked_for():
     base = np.array([[2.0, 1.7, 1.1, 0.9, 0.2, 0.1, 0.0, -0.5], [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3]])
     for rc in (-0.25, 0.0, 0.2):
-        c = catalogue.shaped(base, rc)
+        c = common.shaped(base, rc)
         assert np.allclose(shape.relative_curvature(c), rc)
         assert np.allclose(c[:, [0, -1]], base[:, [0, -1]])
-    z = catalogue.zigzag(base, 0.8)
+    z = common.zigzag(base, 0.8)
     assert np.allclose(shape.relative_curvature(z), 0.0) and list(shape.verdict(z).shape) == ["uneven", "uneven"]
-    assert (shape.rise(catalogue.zigzag(base, 2.5)) > shape.RISE_TOL).all()
-    assert catalogue.two_seeds(np.ones((3, 1, 4)), 1).shape == (3, 2, 4)
+    assert (shape.rise(common.zigzag(base, 2.5)) > shape.RISE_TOL).all()
+    assert common.two_seeds(np.ones((3, 1, 4)), 1).shape == (3, 2, 4)
 
 
 # ------------------------------------------------------------------ the criteria say every verdict
@@ -151,7 +151,7 @@ def test_effective_friction_checks_the_formula_it_is_given():
     out = claims.evaluate("chain.effective_friction", mu_r=0.02, mu_l=0.06)
     assert out.verdict == R and out.numbers["F_star"] == pytest.approx(-0.02)
     assert claims.evaluate("chain.effective_friction", mu_r=0.02, mu_l=0.06,
-                           formula=catalogue._broken_mu_bar).verdict == N
+                           formula=chain._broken_mu_bar).verdict == N
 
 
 def test_a_claim_without_its_data_is_not_testable():

@@ -179,4 +179,9 @@ def tally(outcomes: Iterable[Outcome], kind: str = "paper") -> dict[str, int]:
     return counts
 
 
-from . import catalogue  # noqa: E402,F401  (registers every claim)
+# each chapter's module registers its claims on import, in the book's order (the ledger's order)
+from . import separation  # noqa: E402,F401,I001
+from . import phase_diagram  # noqa: E402,F401
+from . import chain  # noqa: E402,F401
+from . import accuracy  # noqa: E402,F401
+from . import networks  # noqa: E402,F401
