@@ -191,11 +191,48 @@ def test_an_interrupted_run_logs_the_time_spent_on_what_it_stored(isolated_cache
 
 
 def test_every_result_carries_its_provenance(isolated_cache, small):
+    import torch
+
     mlp.train([CFG], small, progress=False, label="provenance test")
     (rec,) = cache.provenance()
     assert rec["experiment"] == "mlp" and rec["label"] == "provenance test" and rec["device"] == "cpu"
     assert rec["key"] and rec["code"] and rec["versions"]["torch"] and rec["finished"] and "wall_s_since_batch_start" in rec
     assert rec["blas_strict"] in (True, None)
+    assert rec["threads"] == torch.get_num_threads()  # a matrix product's rounding depends on it
+
+
+def test_a_torch_result_is_recomputed_at_the_thread_count_it_was_made_with(isolated_cache, small, monkeypatch):
+    import torch
+
+    seen = []
+    results.Experiment("toy_threads", ("springblock.validate",),
+                             lambda configs, ctx, emit: [seen.append(torch.get_num_threads()) or emit(j, {"x": np.ones(1)})
+                                                         for j, _ in enumerate(configs)])
+    before = torch.get_num_threads()
+    results.recompute({"experiment": "toy_threads", "config": {"x": 1}, "threads": 1})
+    results.recompute({"experiment": "toy_threads", "config": {"x": 1}}, threads=1)
+    results.recompute({"experiment": "toy_threads", "config": {"x": 1}})
+    assert seen == [1, 1, before] and torch.get_num_threads() == before
+
+
+def test_an_unrecorded_thread_count_is_tried_at_one_thread(monkeypatch):
+    stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
+    off = {"x": stored["x"] + np.float32(0.01)}
+    here = results.cpu_type()
+    asked = []
+
+    def fake(rec, threads=None):
+        asked.append(threads)
+        return stored if threads == 1 else off
+
+    monkeypatch.setattr(results, "recompute", fake)
+    monkeypatch.setattr(results, "_threads", lambda: 2)
+    rec = {"experiment": "mlp", "device": "cpu", **here}  # made before records named their threads
+    row = results.recheck(stored, rec)
+    assert row["agrees"] and row["status"].startswith("equal at 1 torch thread") and "at 2: x (by " in row["status"]
+    asked.clear()
+    row = results.recheck(stored, {**rec, "threads": 2})  # recorded: its own count is the only one tried
+    assert row["agrees"] is False and 1 not in asked
 
 
 def test_scale_tag_reaches_the_run_log(isolated_cache):
@@ -286,7 +323,7 @@ def test_a_recheck_that_differs_is_recomputed_once_more_before_it_counts(monkeyp
 
     def serve(*answers):
         it = iter(answers)
-        monkeypatch.setattr(results, "recompute", lambda rec: next(it))
+        monkeypatch.setattr(results, "recompute", lambda rec, threads=None: next(it))
 
     serve(stored)
     assert results.recheck(stored, record) == {"status": "equal", "agrees": True}
@@ -305,11 +342,11 @@ def test_a_stable_difference_on_a_torch_result_without_its_instruction_set_is_no
     stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
     off = {"x": stored["x"] + np.float32(0.01)}
     here = results.cpu_type()
-    old = {"experiment": "mlp", "device": "cpu", "device_name": here["device_name"]}  # no cpu_capability
+    old = {"experiment": "mlp", "device": "cpu", "device_name": here["device_name"], "threads": 1}  # no cpu_capability
 
     def serve(*answers):
         it = iter(answers)
-        monkeypatch.setattr(results, "recompute", lambda rec: next(it))
+        monkeypatch.setattr(results, "recompute", lambda rec, threads=None: next(it))
 
     serve(off, off)  # stable: it may be the other CPU's rounding, so neither agreeing nor different
     row = results.recheck(stored, old)

@@ -533,7 +533,10 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
 
             prov["blas_strict"] = blas_reproducible()
             if dev is None or dev.type == "cpu":
+                import torch
+
                 prov["cpu_capability"] = cpu_type()["cpu_capability"]
+                prov["threads"] = torch.get_num_threads()  # a matrix product's rounding depends on it
         store.save(k, arrays, prov)
         # what a rerun reads (dtypes and memory layout included), so numbers derived from a fresh
         # result and from the cached one agree bitwise
@@ -645,6 +648,16 @@ def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict
     agrees, status = agreement(stored, first)
     if agrees:
         return {"status": status, "agrees": True}
+    if exp is not None and exp.torch and record.get("threads") is None and _threads() != 1:
+        # Made before records named their thread count: torch's CPU matrix products round by how they
+        # split the work over threads (seen 2026-12-07: the fill's one-thread local jobs made linear
+        # and regression results that recompute bitwise at 1 thread and 6-4e5 ulp away at 2), and the
+        # fill runs one thread per job, so 1 is the count to try.
+        alone = recompute(record, threads=1)
+        if agreement(stored, alone)[0]:
+            return {"status": f"{agreement(stored, alone)[1]} at 1 torch thread (its record does not name the thread "
+                              f"count it was made with; at {_threads()}: {status.removeprefix('DIFFERENT: ')})",
+                    "agrees": True}
     # A difference is recomputed once more before it counts. Seen once in CI (2026-12-05): a
     # depth/width network recomputed 56-81 ulp away from its shipped copy while other processes
     # loaded the machine, and bitwise equal to it in every later recompute, with or without load.
@@ -668,10 +681,31 @@ def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict
     return {"status": status + ("" if stable else "; two recomputes here also differ from each other"), "agrees": False}
 
 
-def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:
+def _threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+@contextlib.contextmanager
+def _torch_threads(n: int | None):
+    """torch's CPU thread count set to ``n`` inside the block (unchanged when None)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def recompute(record: Mapping[str, Any], threads: int | None = None) -> dict[str, np.ndarray]:
     """Compute one stored result again from its provenance record, here, on the CPU (its experiment
     must be registered: import its module first). Its data are rebuilt from the record's data spec
-    and must hash as they did; the arrays come back as a rerun would store them."""
+    and must hash as they did; the arrays come back as a rerun would store them. A torch result is
+    recomputed with the torch thread count its record names (or ``threads``, or the current one)."""
     exp = REGISTRY.get(record.get("experiment"))
     if exp is None:
         raise ValueError(f"experiment {record.get('experiment')!r} is not registered (import its module first)")
@@ -691,6 +725,7 @@ def recompute(record: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
         dev = resolve_device("cpu")
     fresh: dict[str, np.ndarray] = {}
-    exp.compute([record["config"]], Context(data, dev, record.get("dtype"), False, "recompute"),
-                lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
+    with _torch_threads(threads or record.get("threads")) if exp.torch else contextlib.nullcontext():
+        exp.compute([record["config"]], Context(data, dev, record.get("dtype"), False, "recompute"),
+                    lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
     return fresh
