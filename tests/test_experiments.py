@@ -178,6 +178,34 @@ def test_cnn_dropout_resumed(isolated_cache, small_mnist):
     assert out["rc"].shape == (P,) and out["pre_load"].shape[0] == S and out["pre_acc"].shape == (S,)
     assert finite(out["load"], out["acc"], out["pre_load"], out["pre_rc"])
     again_from_cache(lambda: cnn.cnn_dropout(**s, channels=4), out)
+    # one result per seed and rate, resumed from one pre-training per seed: more epochs after the
+    # pre-training retrain the branches only, and a new rate only its own branch
+    n = len(results.run_log())
+    more = cnn.cnn_dropout(**{**s, "epochs": 2, "dropouts": (0.0, 0.2, 0.4)}, channels=4)
+    (line,) = results.run_log()[n:]
+    assert line["experiment"] == "cnn" and line["computed"] == 3 and line["total"] == 3
+    assert np.array_equal(more["pre_load"], out["pre_load"]) and more["load"].shape[:2] == (3, S)
+
+
+def test_a_resumed_cnn_continues_bitwise_from_its_checkpoint(small_mnist):
+    import copy
+
+    import torch
+
+    from springblock.loops import train_module
+    from springblock.networks import CNN
+
+    x, y = torch.randn(64, 100), torch.arange(64) % 10
+    torch.manual_seed(0)
+    net = CNN(4, 2)
+    _, state = train_module(net, x, y, epochs=2, lr=1e-2, batch_size=32, seed=0)
+    saved = cnn._checkpoint(net, state)
+    twin = CNN(4, 2)  # other initial weights: everything must come from the checkpoint
+    resumed = cnn._resume(twin, saved, lr=1e-2)
+    a, _ = train_module(net, x, y, epochs=2, lr=1e-2, batch_size=32, seed=1, opt_state=copy.deepcopy(state))
+    b, _ = train_module(twin, x, y, epochs=2, lr=1e-2, batch_size=32, seed=1, opt_state=resumed)
+    assert np.array_equal(a, b)
+    assert all(torch.equal(p, q) for p, q in zip(net.state_dict().values(), twin.state_dict().values()))
 
 
 def test_linear_orthogonal(isolated_cache):

@@ -275,6 +275,7 @@ class Context:
     dtype: str | None
     progress: bool  # show progress (compute functions with reports_progress=True draw their own bar)
     label: str
+    root: Path | None = None  # the cache root the results go to (where an earlier stage's results are read)
 
 
 @dataclass(frozen=True)
@@ -517,7 +518,7 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(mine), unit="result", desc=f"{label or exp.name}: computing {len(mine)} of {len(configs)}")
-    ctx = Context(data, dev, dt, bool(progress), label or exp.name)
+    ctx = Context(data, dev, dt, bool(progress), label or exp.name, store.root)
     start = time.perf_counter()
     done = 0
 
