@@ -135,10 +135,12 @@ def _controller(ctl):
     late = float(p[-1] - p[(3 * len(p)) // 4])  # its change over the last quarter of training
     trend = "still rising" if late > 0.01 else "still falling" if late < -0.01 else "settled"
     trend = f"{trend} ({fmt(late)} over the last quarter of training)"
+    final_rc = float(np.mean(ctl["ctrl_rc"]))
+    where = f"{'inside' if abs(final_rc) <= shape.SHAPE_TOL else 'outside'} the band |ĉ| ≤ {shape.SHAPE_TOL:g} it steers toward"
     ours = f"controller − chosen fixed rate: {fmt(d)} points (standard error {se:.2f}; the check uses its 95 % interval)"
     return [part], ours, \
         {"seeds": len(ctl["seeds"]), "acc": float(np.mean(ctl["ctrl_test"])), "best_p": float(ctl["dropouts"][ctl["best_fixed"]]),
          "best_acc": float(fm[ctl["best_fixed"]]), "none_acc": float(fm[0]), "diff": d,
          "diff_sem": se if np.isfinite(se) else 0.0, "oracle_diff": ctl["oracle_diff_mean"],
-         "final_rc": float(np.mean(ctl["ctrl_rc"])), "best_rc": float(np.mean(ctl["fixed_rc"][ctl["best_fixed"]])),
-         "final_p": float(np.mean(np.asarray(ctl["ctrl_p"])[:, -1]))}, {"final_trend": trend}
+         "final_rc": final_rc, "best_rc": float(np.mean(ctl["fixed_rc"][ctl["best_fixed"]])),
+         "final_p": float(np.mean(np.asarray(ctl["ctrl_p"])[:, -1]))}, {"final_trend": trend, "band": where}
