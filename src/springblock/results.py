@@ -534,10 +534,8 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
 
             prov["blas_strict"] = blas_reproducible()
             if dev is None or dev.type == "cpu":
-                import torch
-
                 prov["cpu_capability"] = cpu_type()["cpu_capability"]
-                prov["threads"] = torch.get_num_threads()  # a matrix product's rounding depends on it
+                prov["threads"] = _threads()  # a matrix product's rounding depends on it
         store.save(k, arrays, prov)
         # what a rerun reads (dtypes and memory layout included), so numbers derived from a fresh
         # result and from the cached one agree bitwise
@@ -654,9 +652,9 @@ def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict
         # split the work over threads (seen 2026-12-07: the fill's one-thread local jobs made linear
         # and regression results that recompute bitwise at 1 thread and 6-4e5 ulp away at 2), and the
         # fill runs one thread per job, so 1 is the count to try.
-        alone = recompute(record, threads=1)
-        if agreement(stored, alone)[0]:
-            return {"status": f"{agreement(stored, alone)[1]} at 1 torch thread (its record does not name the thread "
+        agrees_alone, status_alone = agreement(stored, recompute(record, threads=1))
+        if agrees_alone:
+            return {"status": f"{status_alone} at 1 torch thread (its record does not name the thread "
                               f"count it was made with; at {_threads()}: {status.removeprefix('DIFFERENT: ')})",
                     "agrees": True}
     # A difference is recomputed once more before it counts. Seen once in CI (2026-12-05): a
