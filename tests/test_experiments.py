@@ -6,7 +6,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from springblock import results, scales
+from springblock import fingerprint, results, scales
 from springblock.experiments import (architectures, chain_fits, chain_grids, cnn, control, fig1, linear_net, regression,
                                      separation_demo, torchvision_probe)
 from springblock.train import MEASURED_KINDS as KINDS
@@ -140,7 +140,7 @@ def test_each_protocol_is_its_own_experiment():
     names = {m.__name__ for m in SINGLE}
     assert len({m.EXPERIMENT.name for m in SINGLE}) == len(SINGLE)
     for m in SINGLE:
-        covered = set(results.code_fingerprint(m.EXPERIMENT.code)[1])
+        covered = set(fingerprint.code_fingerprint(m.EXPERIMENT.code)[1])
         assert m.__name__ in covered and not (covered & names) - {m.__name__}, m.__name__
 
 

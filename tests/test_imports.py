@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 TORCH_FREE = ("springblock.chain", "springblock.theory", "springblock.shape", "springblock.fit",
               "springblock.plotting", "springblock.widgets")
@@ -88,3 +89,26 @@ def test_a_cached_chain_simulation_and_its_figure_run_without_torch(tmp_path):
     assert out["torch"] is False and out["same"] is True and out["stored"] == 1
     assert out["shape"] == ["linear", "concave"]
     assert out["verdict"] == "reproduced"
+
+
+# One concept per module, one job per function: past these sizes a module holds two things.
+MODULE_LINES, FUNCTION_LINES = 450, 80
+
+
+def test_modules_and_functions_stay_small():
+    import ast
+
+    package = Path(__file__).resolve().parents[1] / "src" / "springblock"
+    long_modules, long_functions = [], []
+    for path in sorted(package.rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        name = path.relative_to(package.parent).as_posix()
+        if source.count("\n") > MODULE_LINES:
+            long_modules.append(f"{name} ({source.count(chr(10))} lines)")
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                size = node.end_lineno - node.lineno + 1
+                if size > FUNCTION_LINES:
+                    long_functions.append(f"{name}:{node.name} ({size} lines)")
+    assert not long_modules, f"modules over {MODULE_LINES} lines: {long_modules}"
+    assert not long_functions, f"functions over {FUNCTION_LINES} lines: {long_functions}"

@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 
-from springblock import cache, inventory, results
+from springblock import cache, fingerprint, inventory, results
 from springblock.cache import Store
 from springblock.experiments import chain_grids
 
@@ -40,9 +40,9 @@ def _row(rows, name="chain"):
 
 def _stale(monkeypatch, seed=9):
     """A result stored by other code: computed while the code fingerprint reads differently."""
-    real, before = results.code_fingerprint, set(Store("chain").keys())
+    real, before = fingerprint.code_fingerprint, set(Store("chain").keys())
     with monkeypatch.context() as m:
-        m.setattr(results, "code_fingerprint", lambda mods: ("0" * 24, *real(mods)[1:]))
+        m.setattr(fingerprint, "code_fingerprint", lambda mods: ("0" * 24, *real(mods)[1:]))
         _simulate(seed)
     (key,) = set(Store("chain").keys()) - before
     assert key not in _current_keys()

@@ -5,7 +5,7 @@ import time
 import numpy as np
 import pytest
 
-from springblock import cache, results
+from springblock import cache, devices, fingerprint, reproduce, results
 from springblock.experiments import chain_grids, mlp
 from springblock.train import TrainConfig
 
@@ -27,7 +27,7 @@ def test_key_covers_config_data_code_versions_dtype_device(small):
     assert record["dtype"] == "float32" and record["device"] == "cpu"
     assert "springblock.models" in record["modules"] and "springblock.separation" in record["modules"]
     assert not any(m.startswith("springblock.plotting") for m in record["modules"])
-    assert not set(record["modules"]) & results.NOT_FINGERPRINTED
+    assert not set(record["modules"]) & fingerprint.NOT_FINGERPRINTED
     variants = [_key(dataclasses.replace(CFG, lr=2e-3), data=small)[0], _key(data=small, dtype="float64")[0],
                 _key(data=dataclasses.replace(small, y_train=small.y_train.flip(0)))[0]]
     assert len({k, *variants}) == 4
@@ -41,7 +41,7 @@ def test_cuda_keys_need_no_cuda(small):
 
 def test_an_engine_change_recomputes_and_a_plotting_change_does_not(small, monkeypatch):
     base = _key(data=small)[0]
-    real = results._module_digest
+    real = fingerprint._module_digest
 
     def edited(module):
         def digest(name):
@@ -49,9 +49,9 @@ def test_an_engine_change_recomputes_and_a_plotting_change_does_not(small, monke
             return (d[::-1] if name == module else d), ours, libs
         return digest
 
-    monkeypatch.setattr(results, "_module_digest", edited("springblock.models"))
+    monkeypatch.setattr(fingerprint, "_module_digest", edited("springblock.models"))
     assert _key(data=small)[0] != base
-    monkeypatch.setattr(results, "_module_digest", edited("springblock.plotting.grids"))
+    monkeypatch.setattr(fingerprint, "_module_digest", edited("springblock.plotting.grids"))
     assert _key(data=small)[0] == base
 
 
@@ -63,24 +63,24 @@ def test_fingerprints_ignore_what_does_not_compute():
     other = ["def f(x):\n    if x < 0:\n        raise ValueError('x must be >= 0')\n    return x + 2\n",
              "def f(x):\n    if x <= 0:\n        raise ValueError('x must be >= 0')\n    return x + 1\n",
              "def f(x):\n    if x < 0:\n        raise TypeError('x must be >= 0')\n    return x + 1\n"]
-    assert all(results.source_digest(s) == results.source_digest(base) for s in same)
-    assert len({results.source_digest(s) for s in [base, *other]}) == 4
+    assert all(fingerprint.source_digest(s) == fingerprint.source_digest(base) for s in same)
+    assert len({fingerprint.source_digest(s) for s in [base, *other]}) == 4
     warned = "import warnings\ndef g():\n    warnings.warn('{}'.format(1), stacklevel=2)\n"
     reworded = "import warnings\ndef g():\n    warnings.warn('another text', stacklevel=2)\n"
-    assert results.source_digest(warned) == results.source_digest(reworded)
+    assert fingerprint.source_digest(warned) == fingerprint.source_digest(reworded)
 
 
 def _edit(monkeypatch, module, edit):
     """Pretend ``module``'s source were ``edit(source)`` (its digest is recomputed from that)."""
-    real = results._module_digest
+    real = fingerprint._module_digest
 
     def digest(name):
         d, ours, libs = real(name)
         if name != module:
             return d, ours, libs
-        return results.source_digest(edit(results._module_file(name).read_text())), ours, libs
+        return fingerprint.source_digest(edit(fingerprint._module_file(name).read_text())), ours, libs
 
-    monkeypatch.setattr(results, "_module_digest", digest)
+    monkeypatch.setattr(fingerprint, "_module_digest", digest)
 
 
 @pytest.mark.parametrize("module, edit, retrains", [
@@ -94,7 +94,7 @@ def _edit(monkeypatch, module, edit):
 ])
 def test_which_edits_retrain_a_network(small, monkeypatch, module, edit, retrains):
     base = _key(data=small)[0]
-    source = results._module_file(module).read_text()
+    source = fingerprint._module_file(module).read_text()
     assert edit(source) != source, "the edit must apply to today's source"
     _edit(monkeypatch, module, edit)
     assert (_key(data=small)[0] != base) is retrains
@@ -106,7 +106,7 @@ def test_fingerprints_follow_contents_not_file_names(tmp_path, monkeypatch):
     (tmp_path / "sb_new_place.py").write_text("from math import sqrt\nimport math\n" + body.split("\n", 1)[1])
     (tmp_path / "sb_other.py").write_text(body.replace("sqrt", "log"))
     monkeypatch.syspath_prepend(str(tmp_path))
-    fp = lambda m: results.code_fingerprint((m,))[0]
+    fp = lambda m: fingerprint.code_fingerprint((m,))[0]
     assert fp("sb_old_place") == fp("sb_new_place") != fp("sb_other")
 
 
@@ -114,10 +114,10 @@ def test_an_edited_module_is_rehashed_in_a_running_process(tmp_path, monkeypatch
     mod = tmp_path / "sb_fp_probe.py"
     mod.write_text("def f():\n    return 1\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    first = results._module_digest("sb_fp_probe")[0]
-    assert results._module_digest("sb_fp_probe")[0] == first
+    first = fingerprint._module_digest("sb_fp_probe")[0]
+    assert fingerprint._module_digest("sb_fp_probe")[0] == first
     mod.write_text("def f():\n    return 2  # edited in place, as a kernel with autoreload sees it\n")
-    assert results._module_digest("sb_fp_probe")[0] != first
+    assert fingerprint._module_digest("sb_fp_probe")[0] != first
 
 
 def test_the_blas_mode_is_part_of_every_engine_key(small, monkeypatch):
@@ -209,29 +209,29 @@ def test_a_torch_result_is_recomputed_at_the_thread_count_it_was_made_with(isola
                              lambda configs, ctx, emit: [seen.append(torch.get_num_threads()) or emit(j, {"x": np.ones(1)})
                                                          for j, _ in enumerate(configs)])
     before = torch.get_num_threads()
-    results.recompute({"experiment": "toy_threads", "config": {"x": 1}, "threads": 1})
-    results.recompute({"experiment": "toy_threads", "config": {"x": 1}}, threads=1)
-    results.recompute({"experiment": "toy_threads", "config": {"x": 1}})
+    reproduce.recompute({"experiment": "toy_threads", "config": {"x": 1}, "threads": 1})
+    reproduce.recompute({"experiment": "toy_threads", "config": {"x": 1}}, threads=1)
+    reproduce.recompute({"experiment": "toy_threads", "config": {"x": 1}})
     assert seen == [1, 1, before] and torch.get_num_threads() == before
 
 
 def test_an_unrecorded_thread_count_is_tried_at_one_thread(monkeypatch):
     stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
     off = {"x": stored["x"] + np.float32(0.01)}
-    here = results.cpu_type()
+    here = devices.cpu_type()
     asked = []
 
     def fake(rec, threads=None):
         asked.append(threads)
         return stored if threads == 1 else off
 
-    monkeypatch.setattr(results, "recompute", fake)
-    monkeypatch.setattr(results, "_threads", lambda: 2)
+    monkeypatch.setattr(reproduce, "recompute", fake)
+    monkeypatch.setattr(reproduce, "torch_threads", lambda: 2)
     rec = {"experiment": "mlp", "device": "cpu", **here}  # made before records named their threads
-    row = results.recheck(stored, rec)
+    row = reproduce.recheck(stored, rec)
     assert row["agrees"] and row["status"].startswith("equal at 1 torch thread") and "at 2: x (by " in row["status"]
     asked.clear()
-    row = results.recheck(stored, {**rec, "threads": 2})  # recorded: its own count is the only one tried
+    row = reproduce.recheck(stored, {**rec, "threads": 2})  # recorded: its own count is the only one tried
     assert row["agrees"] is False and 1 not in asked
 
 
@@ -282,38 +282,38 @@ def test_agreement_is_bitwise_or_within_a_few_float32_ulp():
 
     stored = {"load": np.array([1.5, np.nan]), "epochs": np.array(3), "names": np.array(["fc1", "fc2"])}
     same = {k: v.copy() for k, v in stored.items()}
-    assert results.agreement(stored, same) == (True, "equal")
+    assert reproduce.agreement(stored, same) == (True, "equal")
     # float arrays (float64 here) 2 float32 ulp apart agree, 9 do not
     near = {**same, "load": np.array([up(2), np.nan])}
-    assert results.agreement(stored, near) == (True, "equal to 2 ulp")
+    assert reproduce.agreement(stored, near) == (True, "equal to 2 ulp")
     far = {**same, "load": np.array([up(9), np.nan])}
-    ok, status = results.agreement(stored, far)
+    ok, status = reproduce.agreement(stored, far)
     assert not ok and status.startswith("DIFFERENT: load (by 9")
     # ulp of the array's largest value: an entry near zero may carry the same absolute error
     crossing = {**same, "load": np.array([1.5, 1e-3])}
     shifted = {**same, "load": np.array([1.5, 1e-3 + 2 * float(np.spacing(one))])}
-    assert results.agreement(crossing, shifted) == (True, "equal to 2 ulp")
+    assert reproduce.agreement(crossing, shifted) == (True, "equal to 2 ulp")
     # a float16 array counts in its own, coarser, last place
     half = {"x": np.array([1.5], np.float16)}
-    assert results.agreement(half, {"x": np.array([1.5 + 2 * float(np.spacing(np.float16(1.5)))], np.float16)})[0]
+    assert reproduce.agreement(half, {"x": np.array([1.5 + 2 * float(np.spacing(np.float16(1.5)))], np.float16)})[0]
     # integers, strings, NaN patterns, shapes and the set of arrays must match exactly
-    assert not results.agreement(stored, {**same, "epochs": np.array(4)})[0]
-    assert results.agreement(stored, {**same, "names": np.array(["fc1", "fc3"])}) == (False, "DIFFERENT: names")
-    assert not results.agreement(stored, {**same, "load": np.array([1.5, 1.5])})[0]
-    assert not results.agreement(stored, {**same, "load": np.array([1.5])})[0]
-    assert results.agreement(stored, {"load": stored["load"], "names": stored["names"]})[1].startswith(
+    assert not reproduce.agreement(stored, {**same, "epochs": np.array(4)})[0]
+    assert reproduce.agreement(stored, {**same, "names": np.array(["fc1", "fc3"])}) == (False, "DIFFERENT: names")
+    assert not reproduce.agreement(stored, {**same, "load": np.array([1.5, 1.5])})[0]
+    assert not reproduce.agreement(stored, {**same, "load": np.array([1.5])})[0]
+    assert reproduce.agreement(stored, {"load": stored["load"], "names": stored["names"]})[1].startswith(
         "DIFFERENT: arrays ['epochs']")
 
 
 def test_a_cpu_result_from_another_cpu_type_is_not_expected_to_recompute_bitwise():
-    here = results.cpu_type()
-    assert results.other_cpu({"device_name": here["device_name"]}) is None
-    assert results.other_cpu({**here}) is None
-    assert results.other_cpu({}) is None  # nothing recorded: assumed comparable
-    why = results.other_cpu({"device_name": "Some Other CPU", "cpu_capability": here["cpu_capability"]})
+    here = devices.cpu_type()
+    assert reproduce.other_cpu({"device_name": here["device_name"]}) is None
+    assert reproduce.other_cpu({**here}) is None
+    assert reproduce.other_cpu({}) is None  # nothing recorded: assumed comparable
+    why = reproduce.other_cpu({"device_name": "Some Other CPU", "cpu_capability": here["cpu_capability"]})
     assert why.startswith("computed on another CPU type (made on Some Other CPU, this machine is ")
     assert "cpu_capability" not in why and "bitwise recomputation needs the same type" in why
-    assert results.other_cpu({"device_name": here["device_name"], "cpu_capability": "SSE2"}) is not None
+    assert reproduce.other_cpu({"device_name": here["device_name"], "cpu_capability": "SSE2"}) is not None
 
 
 def test_a_recheck_that_differs_is_recomputed_once_more_before_it_counts(monkeypatch):
@@ -323,41 +323,41 @@ def test_a_recheck_that_differs_is_recomputed_once_more_before_it_counts(monkeyp
 
     def serve(*answers):
         it = iter(answers)
-        monkeypatch.setattr(results, "recompute", lambda rec, threads=None: next(it))
+        monkeypatch.setattr(reproduce, "recompute", lambda rec, threads=None: next(it))
 
     serve(stored)
-    assert results.recheck(stored, record) == {"status": "equal", "agrees": True}
+    assert reproduce.recheck(stored, record) == {"status": "equal", "agrees": True}
     serve(off, stored)  # a transient difference: the second recompute is the stored result
-    row = results.recheck(stored, record)
+    row = reproduce.recheck(stored, record)
     assert row["agrees"] and row["transient"] and row["status"].startswith("equal on a second recompute (the first")
     serve(off, off)  # the same difference twice: a real one
-    row = results.recheck(stored, record)
+    row = reproduce.recheck(stored, record)
     assert not row["agrees"] and row["status"].startswith("DIFFERENT") and "each other" not in row["status"]
     serve(off, {"x": stored["x"] - np.float32(0.01)})
-    row = results.recheck(stored, record)
+    row = reproduce.recheck(stored, record)
     assert not row["agrees"] and row["status"].endswith("two recomputes here also differ from each other")
 
 
 def test_a_stable_difference_on_a_torch_result_without_its_instruction_set_is_not_counted(monkeypatch):
     stored = {"x": np.linspace(0, 1, 5, dtype=np.float32)}
     off = {"x": stored["x"] + np.float32(0.01)}
-    here = results.cpu_type()
+    here = devices.cpu_type()
     old = {"experiment": "mlp", "device": "cpu", "device_name": here["device_name"], "threads": 1}  # no cpu_capability
 
     def serve(*answers):
         it = iter(answers)
-        monkeypatch.setattr(results, "recompute", lambda rec, threads=None: next(it))
+        monkeypatch.setattr(reproduce, "recompute", lambda rec, threads=None: next(it))
 
     serve(off, off)  # stable: it may be the other CPU's rounding, so neither agreeing nor different
-    row = results.recheck(stored, old)
+    row = reproduce.recheck(stored, old)
     assert "agrees" not in row and row["unrecorded_cpu"]
     assert row["status"].startswith("skipped after recomputing: x (by ") and "cpu_capability" in row["status"]
     serve(off, {"x": stored["x"] - np.float32(0.01)})  # unstable here: a real fault whatever the CPU
-    assert results.recheck(stored, old)["agrees"] is False
+    assert reproduce.recheck(stored, old)["agrees"] is False
     serve(off, off)  # the instruction set recorded and equal to this machine's: a stable difference counts
-    assert results.recheck(stored, {**old, **here})["agrees"] is False
+    assert reproduce.recheck(stored, {**old, **here})["agrees"] is False
     serve(stored)
-    assert results.recheck(stored, old) == {"status": "equal", "agrees": True}
+    assert reproduce.recheck(stored, old) == {"status": "equal", "agrees": True}
 
 
 def test_stack_puts_each_field_on_the_grid():

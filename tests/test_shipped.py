@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pytest
 
-from springblock import cache, experiments, fill, results, shipped
+from springblock import cache, experiments, fill, fingerprint, reproduce, results, shipped
 from springblock.cli import main
 
 
@@ -77,8 +77,8 @@ def test_an_unchanged_export_does_not_rewrite_the_archive(ship, tmp_path):
 
 def test_results_the_current_code_does_not_key_are_never_served(ship, tmp_path, monkeypatch):
     exp, _ = _ship_toy(ship, tmp_path)
-    real = results._module_digest
-    monkeypatch.setattr(results, "_module_digest", lambda n: (real(n)[0][::-1],) + real(n)[1:])  # an edited module
+    real = fingerprint._module_digest
+    monkeypatch.setattr(fingerprint, "_module_digest", lambda n: (real(n)[0][::-1],) + real(n)[1:])  # an edited module
     out = results.run(exp, [{"x": 1}], progress=False, root=tmp_path / "fresh")
     assert out.computed == 1  # recomputed under the new key
 
@@ -317,7 +317,7 @@ def test_verify_skips_by_name_what_costs_more_than_max_seconds_and_refuses_a_non
     def never(*a):
         raise AssertionError("recomputed a result over the cap")
 
-    monkeypatch.setattr(results, "recheck", never)
+    monkeypatch.setattr(reproduce, "recheck", never)
     rows = shipped.verify(2, seed=1, log=lambda *a: None, max_seconds=60)
     assert len(rows) == 2 and all(r["too_costly"] and "agrees" not in r for r in rows)
     assert "600 CPU-s" in rows[0]["status"] and "--max-seconds 60" in rows[0]["status"]

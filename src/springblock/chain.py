@@ -282,11 +282,10 @@ def simulate(L: int = 7, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0, sigma=0.0, dt: float 
              dtype: str = "float64") -> ChainResult:
     """Run ``realisations`` chains for every cell of the broadcast parameter grid.
 
-    ``gamma`` defaults to the scheme's (5 for ``second_order``, 1 for the Langevin schemes; unused
-    when overdamped). ``seed``: an int >= 0, ``None`` or a ``numpy.random.Generator``; the same seed
-    and arguments give bit-identical results. ``record_every=n`` stores the load curve at steps
-    ``0, n, 2n, ...``. ``dtype="float32"`` is about twice as fast and ample for curvature at the
-    1e-4 level; ``float64`` (default) reaches the closed forms to ~1e-14.
+    ``gamma`` defaults to the scheme's (5 for ``second_order``, 1 for Langevin; unused when
+    overdamped). ``seed`` (int >= 0, None or a Generator) and the arguments fix the result bitwise.
+    ``record_every=n`` stores the load curve at steps ``0, n, 2n, ...``. ``dtype="float32"`` is
+    twice as fast and ample for curvature at 1e-4; ``float64`` reaches the closed forms to ~1e-14.
     """
     L, steps = validate.integer("L", L, 1), validate.integer("steps", steps, 0)
     realisations = validate.integer("realisations", realisations, 1)

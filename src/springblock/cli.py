@@ -12,7 +12,7 @@ import signal
 import sys
 import textwrap
 
-from . import scales
+from . import cli_args, scales
 
 EXAMPLES = """\
 examples:
@@ -31,107 +31,6 @@ examples:
 The result cache is $SPRINGBLOCK_CACHE (default ~/.cache/springblock)."""
 
 
-def _add_run_params(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="cpu", choices=scales.DEVICES, help="where to compute (default: cpu)")
-    p.add_argument("--scale", default="default", choices=scales.SCALES, help="experiment size (default: default)")
-    p.add_argument("--seed", type=int, default=0, help=f"base seed, in [0, {scales.MAX_SEED}] (default: 0)")
-
-
-def _positive(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
-    return n
-
-
-def _seconds(text: str) -> float:
-    try:
-        x = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, got {text!r}") from None
-    if not 0 < x < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds in (0, inf), got {text}")
-    return x
-
-
-def _nonnegative(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}") from None
-    if not 0 <= n <= scales.MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must be in [0, {scales.MAX_SEED}], got {n}")
-    return n
-
-
-def _cache_root(text: str) -> str:
-    if not text.strip():
-        raise argparse.ArgumentTypeError("must name a folder, got an empty string")
-    return text
-
-
-def _existing_cache(root):
-    """``root`` for commands that read a cache: a folder named with --cache-dir must exist (the
-    default cache may not exist yet: it is then empty)."""
-    from pathlib import Path
-
-    if root is None:
-        return None
-    base = Path(root)
-    if not base.exists():
-        raise ValueError(f"--cache-dir: {base} does not exist (no result cache there)")
-    if not base.is_dir():
-        raise ValueError(f"--cache-dir: {base} is not a folder")
-    return base
-
-
-_JOB_OPTIONS = {"jobs": "--jobs", "partition": "--partition", "time": "--time", "gpus_per_job": "--gpus-per-job",
-                "cpus_per_job": "--cpus-per-job", "mem_gb": "--mem-gb", "log_dir": "--log-dir"}
-
-
-def _executor(args):
-    """The submitit executor the options ask for (None: this process); options that would do
-    nothing in that context, or are out of range, are refused by name before any work."""
-    given = [flag for opt, flag in _JOB_OPTIONS.items() if getattr(args, opt) is not None]
-    if args.executor == "process":
-        if given:
-            raise ValueError(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} only to submitit jobs "
-                             "(--executor local or slurm); "
-                             "with --executor process everything runs in this process")
-        return None
-    for opt, lo in (("jobs", 1), ("time", 1), ("gpus_per_job", 0), ("cpus_per_job", 1), ("mem_gb", 1)):
-        value = getattr(args, opt)
-        if value is not None and value < lo:
-            raise ValueError(f"{_JOB_OPTIONS[opt]} must be >= {lo}, got {value}")
-    if args.log_dir is not None and not args.log_dir.strip():
-        raise ValueError("--log-dir must name a folder, got an empty string")
-    if args.executor == "local":
-        if args.partition is not None:
-            raise ValueError("--partition names a SLURM partition; it does nothing with --executor local")
-        if args.mem_gb is not None:
-            raise ValueError("--mem-gb asks SLURM for memory; it does nothing with --executor local")
-        cores = os.cpu_count() or 1
-        if args.cpus_per_job is not None and args.cpus_per_job > cores:
-            raise ValueError(f"--cpus-per-job must be in [1, {cores}] with --executor local (this machine's cores), "
-                             f"got {args.cpus_per_job}")
-        if args.gpus_per_job:
-            import torch
-
-            if not torch.cuda.is_available():
-                raise ValueError(f"--gpus-per-job {args.gpus_per_job}: this machine has no CUDA GPU for local jobs")
-    from .executors import SubmititExecutor
-
-    def value(opt, default):
-        return default if getattr(args, opt) is None else getattr(args, opt)
-
-    return SubmititExecutor(kind=args.executor, jobs=value("jobs", args.default_jobs), partition=args.partition,
-                            time_min=value("time", 60), gpus_per_job=value("gpus_per_job", 0),
-                            cpus_per_job=args.cpus_per_job, mem_gb=args.mem_gb, folder=args.log_dir)
-
-
 FIGURES = {"fig1": tuple(f"fig1_{p}" for p in ("noise", "lr", "dropout", "batch")), "fig4": ("fig4_dynamics",)}
 
 
@@ -139,7 +38,7 @@ def _context(args, cached_only: bool):
     from .results import RunContext
 
     scales.check(args.device, args.scale, args.seed)
-    return RunContext(root=args.cache_dir, executor=None if cached_only else _executor(args), cached_only=cached_only,
+    return RunContext(root=args.cache_dir, executor=None if cached_only else cli_args.executor_for(args), cached_only=cached_only,
                       device=args.device, seed=args.seed, scale=args.scale, progress=not args.quiet)
 
 
@@ -240,7 +139,7 @@ def _cmd_book(args) -> int:
 def _cmd_cache(args) -> int:
     from . import inventory
 
-    root = _existing_cache(args.cache_dir) if args.action in ("ls", "verify", "prune", "export") else args.cache_dir
+    root = cli_args.existing_cache(args.cache_dir) if args.action in ("ls", "verify", "prune", "export") else args.cache_dir
     if args.action == "ls":
         rows = inventory.listing(root)
         if not rows:
@@ -286,19 +185,6 @@ def _cmd_cache(args) -> int:
     return 0
 
 
-def _duration(text: str) -> float:
-    """``90m``, ``2h``, ``45s`` or plain seconds -> seconds (> 0)."""
-    units = {"s": 1, "m": 60, "h": 3600}
-    num, unit = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
-    try:
-        value = float(num) * unit
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a duration such as 120m, 2h or 300s, got {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive duration, got {text!r}")
-    return value
-
-
 def _cmd_fill(args) -> int:
     from . import fill
 
@@ -310,7 +196,7 @@ def _cmd_fill(args) -> int:
         raise ValueError(f"--seed {args.seed}: the shipped results are made at base seed 0 (the seeds the paper's "
                          "settings name), so fill takes no other")
     scales.check(args.device, args.scale, args.seed)
-    executor = _executor(args)
+    executor = cli_args.executor_for(args)
     written = fill.fill(args.scale, budget_s=args.budget, executor=executor, root=args.cache_dir,
                         names=tuple(args.only) if args.only else fill.ORDER, progress=not args.quiet)
     print(f"fill: {len(written)} experiment archive(s) written to {_shipped_folder()}")
@@ -358,19 +244,6 @@ def _cmd_shipped(args) -> int:
     return 1 if different else 0
 
 
-def _add_executor_args(p: argparse.ArgumentParser, executor: str, jobs: int, where: str) -> None:
-    g = p.add_argument_group("executors (submitit)")
-    g.add_argument("--executor", default=executor, choices=("process", "local", "slurm"), help=where)
-    g.add_argument("--jobs", type=int, default=None, help=f"jobs to split the missing results into (default: {jobs})")
-    g.add_argument("--partition", default=None, help="SLURM partition (--executor slurm)")
-    g.add_argument("--time", type=int, default=None, help="time limit per job in minutes (default: 60)")
-    g.add_argument("--gpus-per-job", type=int, default=None, help="GPUs per job (default: 0)")
-    g.add_argument("--cpus-per-job", type=int, default=None, help="CPUs per job")
-    g.add_argument("--mem-gb", type=int, default=None, help="memory per job in GB")
-    g.add_argument("--log-dir", default=None, help="submitit's logs (default: <cache>/submitit)")
-    p.set_defaults(default_jobs=jobs)
-
-
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(prog="springblock", formatter_class=fmt, epilog=EXAMPLES,
@@ -386,74 +259,78 @@ def build_parser() -> argparse.ArgumentParser:
                            help="fig1 (its panels), fig4, or any experiment of `springblock run --list`")
         else:
             p.add_argument("figure", choices=tuple(FIGURES), help="fig1: phase diagrams; fig4: load dynamics")
-        _add_run_params(p)
+        cli_args.add_run_params(p)
         p.add_argument("--panel", nargs="+", choices=("noise", "lr", "dropout", "batch"),
                        help="fig1 panels (default: all four)")
-        p.add_argument("--seeds", type=_positive, default=None, help="networks per cell (default: the scale's)")
-        p.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+        p.add_argument("--seeds", type=cli_args.positive, default=None, help="networks per cell (default: the scale's)")
+        cli_args.add_cache_dir(p)
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         if name == "run":
             p.add_argument("--list", action="store_true", help="list the experiments that can be run by name")
-            _add_executor_args(p, "process", 4, "where missing cells train: this process (default), local "
+            cli_args.add_executor_args(p, "process", 4, "where missing cells train: this process (default), local "
                                                 "processes or SLURM jobs")
         else:
             p.add_argument("--out", required=True, help="image file to write (png, pdf, svg)")
             p.add_argument("--split", default="train", choices=("train", "test"), help="load curves of which set")
         p.set_defaults(func=func)
 
+    _add_store_parsers(sub, fmt)
+    return parser
+
+
+def _add_store_parsers(sub, fmt) -> None:
+    """The commands that fill, check and move stored results: fill, shipped, cache (and book)."""
     fl = sub.add_parser("fill", formatter_class=fmt, epilog=EXAMPLES,
                         help="compute the shipped paper-scale results that are missing, within a time budget",
                         description="Compute the experiments not yet shipped (in springblock.fill.ORDER), store each "
                                     "result as it finishes and export what was done into the package's shipped results.")
-    _add_run_params(fl)
+    cli_args.add_run_params(fl)
     fl.set_defaults(scale="paper")
-    fl.add_argument("--budget", type=_duration, default=None, help="stop cleanly after this long (120m, 2h, 300s)")
+    fl.add_argument("--budget", type=cli_args.duration, default=None, help="stop cleanly after this long (120m, 2h, 300s)")
     fl.add_argument("--only", nargs="+", help="these experiments (default: all, in the fill's order)")
-    fl.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+    cli_args.add_cache_dir(fl)
     fl.add_argument("--quiet", action="store_true", help="no progress bar")
-    _add_executor_args(fl, "local", 2, "where missing results train (default: local processes)")
+    cli_args.add_executor_args(fl, "local", 2, "where missing results train (default: local processes)")
     fl.set_defaults(func=_cmd_fill)
 
     sh = sub.add_parser("shipped", formatter_class=fmt, epilog=EXAMPLES,
                         help="what the shipped paper-scale results hold; recompute a sample")
-    sh.add_argument("--cache-dir", default=None, type=_cache_root,
-                    help="result cache root also counted (default: $SPRINGBLOCK_CACHE)")
+    cli_args.add_cache_dir(sh, "result cache root also counted (default: $SPRINGBLOCK_CACHE)")
     sacts = sh.add_subparsers(dest="action", required=True)
     st = sacts.add_parser("status", help="per experiment: shipped, partial, stale or missing, and the time left")
     st.add_argument("--scale", default="paper", choices=scales.SCALES, help="at which scale (default: paper)")
     ver = sacts.add_parser("verify", help="recompute randomly chosen shipped results and compare them "
                                           "(bitwise, float arrays to 4 float32 ulp)")
-    ver.add_argument("--per-experiment", type=_positive, default=2, help="results per experiment (default: 2)")
-    ver.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
+    ver.add_argument("--per-experiment", type=cli_args.positive, default=2, help="results per experiment (default: 2)")
+    ver.add_argument("--seed", type=cli_args.seed_value, default=None, help="the sample's seed (default: a fresh one, printed)")
     ver.add_argument("--only", nargs="+", help="these shipped experiments (default: all)")
-    ver.add_argument("--max-seconds", type=_seconds, default=None,
+    ver.add_argument("--max-seconds", type=cli_args.seconds, default=None,
                      help="skip, by name, experiments whose results took more CPU-seconds each than this to make "
                           "(by their manifests; default: no limit)")
     sh.set_defaults(func=_cmd_shipped)
 
     book = sub.add_parser("book", help="execute the book's chapters with papermill", formatter_class=fmt,
                           epilog=EXAMPLES)
-    _add_run_params(book)
+    cli_args.add_run_params(book)
     book.add_argument("--out", default="executed", help="output folder for executed .ipynb files (created)")
     book.add_argument("--only", nargs="+", help="chapter name prefixes, e.g. 01 03_spring_block")
     book.set_defaults(func=_cmd_book)
 
     cache = sub.add_parser("cache", help="list, verify, prune, export or import cached results", formatter_class=fmt,
                            epilog=EXAMPLES)
-    cache.add_argument("--cache-dir", default=None, type=_cache_root, help="result cache root (default: $SPRINGBLOCK_CACHE)")
+    cli_args.add_cache_dir(cache)
     acts = cache.add_subparsers(dest="action", required=True)
     acts.add_parser("ls", help="what is cached, by experiment, with provenance")
     v = acts.add_parser("verify", help="recompute a random sample of results and compare")
-    v.add_argument("--sample", type=_positive, default=None, help="how many results, >= 1 (default: 5)")
+    v.add_argument("--sample", type=cli_args.positive, default=None, help="how many results, >= 1 (default: 5)")
     v.add_argument("--all", action="store_true", help="every current result")
-    v.add_argument("--seed", type=_nonnegative, default=None, help="the sample's seed (default: a fresh one, printed)")
+    v.add_argument("--seed", type=cli_args.seed_value, default=None, help="the sample's seed (default: a fresh one, printed)")
     pr = acts.add_parser("prune", help="remove results no current key can reach")
     pr.add_argument("--dry-run", action="store_true", help="only say what would be removed")
     for name, text in (("export", "write current results to a .tar.gz"), ("import", "read an exported .tar.gz")):
         a = acts.add_parser(name, help=text)
         a.add_argument("path", help="the archive")
     cache.set_defaults(func=_cmd_cache)
-    return parser
 
 
 def stop_on_sigterm() -> None:

@@ -2,7 +2,7 @@
 hardware behind one for people (the run log, the reproducibility page).
 
 Not part of any result's code fingerprint: the device *type* is in every key, and naming a
-processor changes no number (``springblock.results.NOT_FINGERPRINTED``)."""
+processor changes no number (``springblock.fingerprint.NOT_FINGERPRINTED``)."""
 from __future__ import annotations
 
 DEVICES = ("cpu", "cuda")
@@ -56,3 +56,17 @@ def device_name(dev=None) -> str:
 
         return torch.cuda.get_device_name(dev)
     return cpu_model()
+
+def cpu_type() -> dict[str, str]:
+    """This machine's CPU as results record it: its model and the instruction set torch's kernels
+    and the BLAS dispatch to (``AVX2``, ``AVX512``, ...)."""
+    import torch
+
+    return {"device_name": device_name(None), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
+
+
+def torch_threads() -> int:
+    """torch's CPU thread count: a matrix product's rounding depends on it."""
+    import torch
+
+    return torch.get_num_threads()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results
+from . import fingerprint, reproduce, results
 from .cache import KeyLock, Store, atomic_write, check_arrays, clean_orphans, namespaces
 from .paths import cache_dir
 
@@ -51,8 +51,8 @@ def why_stale(record: dict) -> str:
     exp = _registry().get(record.get("experiment"))
     if exp is None:
         return f"unknown experiment {record.get('experiment')!r}"
-    digest, _, libs = results.code_fingerprint(exp.code)
-    versions = results.library_versions(libs)
+    digest, _, libs = fingerprint.code_fingerprint(exp.code)
+    versions = fingerprint.library_versions(libs)
     parts = []
     if record.get("code") != digest:
         parts.append(f"code {record.get('code')} (current {digest})")
@@ -96,7 +96,7 @@ def verify(sample: int | None = 5, root=None, seed: int = 0, experiment: str | N
     """Recompute ``sample`` current results (all of them when None), drawn at random with ``seed``,
     and compare them with the stored ones.
 
-    Results on the CPU must agree (:func:`results.agreement`: bitwise, or float arrays within a few
+    Results on the CPU must agree (:func:`reproduce.agreement`: bitwise, or float arrays within a few
     units in the last place; each row's ``agrees`` says so); results of another device type are
     skipped (they cannot be recomputed here), as are results whose data cannot be rebuilt.
     """
@@ -113,7 +113,7 @@ def verify(sample: int | None = 5, root=None, seed: int = 0, experiment: str | N
         row = {"experiment": ns, "key": path.stem, "label": rec.get("label")}
         stored = Store(ns, root).read(path)[0]
         try:
-            out.append({**row, **results.recheck(stored, rec)})
+            out.append({**row, **reproduce.recheck(stored, rec)})
         except ValueError as err:  # its data cannot be rebuilt, or no longer hash the same
             out.append({**row, "status": f"skipped: {err}"})
     return out

@@ -6,7 +6,7 @@ configurations) applied to a list of configurations by :func:`run`, which
 
 1. checks the data and the cache folder before any work;
 2. keys every configuration (:func:`key`) by its full configuration, a content hash of the data, a
-   fingerprint of the source code the experiment depends on (:func:`code_fingerprint`, computed
+   fingerprint of the source code the experiment depends on (:func:`springblock.fingerprint.code_fingerprint`, computed
    from the modules and everything of ``springblock`` they import — no counter to bump by hand),
    the versions of the libraries that code uses, the dtype and the device type;
 3. loads what is stored, takes a lock on each missing key, computes the missing configurations and
@@ -22,204 +22,23 @@ local processes, SLURM jobs — which store into the same cache; ``run`` then wa
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import contextvars
 import hashlib
-import importlib.util
 import json
 import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 from filelock import Timeout
 
-from . import __version__
+from . import __version__, fingerprint
 from .cache import Store, check_writable, clean_orphans, wait_for
-from .devices import device_name
+from .devices import cpu_type, device_name, torch_threads
 from .paths import cache_dir
-
-PACKAGE = "springblock"
-# Modules whose code is not fingerprinted, because nothing they do can change a stored number
-# without the key seeing it another way: the cache's own plumbing (keys, files, locks); the data
-# modules (every key holds a content hash of the data itself); device resolution (the device type
-# is in every key); argument checks (they refuse or normalise values, and the normalised values are
-# the configuration in the key). Work on them invalidates nothing.
-NOT_FINGERPRINTED = frozenset({"springblock.results", "springblock.cache", "springblock.paths",
-                               "springblock.data", "springblock._vision", "springblock.devices",
-                               "springblock.validate", "springblock.experiments"})
-# ("springblock.experiments" is the package's entry point: it resolves names and computes nothing.)
-_LIBRARIES = ("torch", "numpy", "scipy")  # whose versions enter a key when the fingerprinted code imports them
-
-
-# ---------------------------------------------------------------------------------------------
-# Code fingerprints
-# ---------------------------------------------------------------------------------------------
-def _module_file(name: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.origin is None:
-        raise ValueError(f"module {name!r} not found")
-    return Path(spec.origin)
-
-
-_MESSAGE = ast.Constant("<message>")
-
-
-def _is_warn(call: ast.AST) -> bool:
-    f = getattr(call, "func", None)
-    return isinstance(call, ast.Call) and (isinstance(f, ast.Attribute) and f.attr == "warn"
-                                           or isinstance(f, ast.Name) and f.id == "warn")
-
-
-class _Normalise(ast.NodeTransformer):
-    """What does not compute, taken out of a module's syntax tree before it is hashed.
-
-    * docstrings, and the type annotations of arguments, returns and variables;
-    * import statements: which module a name comes from is followed separately (its own code is
-      hashed), so moving a module or reordering imports changes no key;
-    * the message strings of ``raise`` statements and of ``warn(...)`` calls: rewording an error
-      changes no number.
-    """
-
-    def _body(self, node):
-        body = node.body
-        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
-                and isinstance(body[0].value.value, str):
-            node.body = body[1:] or [ast.Pass()]
-        return node
-
-    def visit_Module(self, node):
-        return self.generic_visit(self._body(node))
-
-    def visit_ClassDef(self, node):
-        return self.generic_visit(self._body(node))
-
-    def visit_FunctionDef(self, node):
-        node.returns = None
-        return self.generic_visit(self._body(node))
-
-    visit_AsyncFunctionDef = visit_FunctionDef
-
-    def visit_arg(self, node):
-        node.annotation = None
-        return node
-
-    def visit_AnnAssign(self, node):  # dataclass fields keep their place and default, not their type
-        node.annotation = ast.Constant(None)
-        return self.generic_visit(node)
-
-    def visit_Import(self, node):
-        return None
-
-    visit_ImportFrom = visit_Import
-
-    def visit_Raise(self, node):
-        node = self.generic_visit(node)
-        if isinstance(node.exc, ast.Call):
-            node.exc.args = [_MESSAGE if isinstance(a, (ast.Constant, ast.JoinedStr, ast.BinOp)) else a
-                             for a in node.exc.args]
-        return node
-
-    def visit_Expr(self, node):
-        if _is_warn(node.value):
-            node.value.args = [_MESSAGE] + node.value.args[1:]
-        return self.generic_visit(node)
-
-
-def _is_module(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ModuleNotFoundError, ValueError):  # "from .data import check_dataset": a name, not a module
-        return False
-
-
-def _imports(tree: ast.AST, module: str, is_package: bool) -> tuple[set[str], set[str]]:
-    """(springblock modules, top-level external libraries) imported anywhere in ``tree``."""
-    ours, libs = set(), set()
-    package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level \
-                else node.module or ""
-            names = [base] + [f"{base}.{a.name}" for a in node.names]
-        else:
-            continue
-        for n in names:
-            if n == PACKAGE or n.startswith(PACKAGE + "."):
-                if _is_module(n):
-                    ours.add(n)
-            else:
-                libs.add(n.split(".")[0])
-    ours.discard(PACKAGE)  # the package's __init__ holds no numerics
-    return ours - NOT_FINGERPRINTED, libs
-
-
-def source_digest(source: str) -> str:
-    """Hash of what computes in one module's source (:class:`_Normalise` says what is left out)."""
-    return hashlib.sha256(ast.dump(_Normalise().visit(ast.parse(source))).encode()).hexdigest()
-
-
-_DIGESTS: dict[str, tuple[tuple, tuple]] = {}  # module -> ((path, mtime, size), (digest, ours, libs))
-
-
-def _module_digest(name: str) -> tuple[str, frozenset, frozenset]:
-    """A module's digest and imports; recomputed when its file changed (an edited module in a
-    long-lived kernel, ``importlib.reload``, autoreload), never served stale."""
-    path = _module_file(name)
-    st = path.stat()
-    stamp = (str(path), st.st_mtime_ns, st.st_size)
-    hit = _DIGESTS.get(name)
-    if hit is not None and hit[0] == stamp:
-        return hit[1]
-    source = path.read_text(encoding="utf-8")
-    ours, libs = _imports(ast.parse(source), name, path.name == "__init__.py")
-    out = (source_digest(source), frozenset(ours), frozenset(libs))
-    _DIGESTS[name] = (stamp, out)
-    return out
-
-
-def code_fingerprint(modules: Sequence[str]) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
-    """Fingerprint of the source of ``modules`` and every ``springblock`` module they import.
-
-    Each module's source is parsed and what does not compute is dropped (:class:`_Normalise`:
-    comments, layout, docstrings, annotations, imports, error messages), so only edits that can
-    change a number count. The fingerprint hashes the modules' digests, not their names, so moving
-    a file changes no key. :data:`NOT_FINGERPRINTED` modules are not followed. Returns (hex digest,
-    the modules covered, the external libraries they import).
-    """
-    seen, todo, libs = {}, list(modules), set()
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        digest, ours, used = _module_digest(name)
-        seen[name] = digest
-        todo.extend(ours)
-        libs |= used
-    blob = json.dumps(sorted(seen.values()))
-    return hashlib.sha256(blob.encode()).hexdigest()[:24], tuple(sorted(seen)), tuple(sorted(libs))
-
-
-def library_versions(libs: Iterable[str]) -> dict[str, str]:
-    """Versions of the libraries in ``libs`` that can change numbers (torch, numpy, scipy)."""
-    out = {}
-    for lib in sorted(set(libs) & set(_LIBRARIES)):
-        try:  # the release, without a local build tag ("2.13.0+cpu" and "2.13.0+cu126" are one torch)
-            out[lib] = __import__(lib).__version__.split("+")[0]
-        except ImportError:
-            out[lib] = "absent"
-    if "torch" in out and out["torch"] != "absent":
-        from . import kernels
-
-        out["torch-ops"] = kernels.BACKEND
-        out["blas"] = kernels.blas_mode()  # MKL's reproducibility mode changes the last bits
-    return out
-
 
 # ---------------------------------------------------------------------------------------------
 # The key
@@ -248,9 +67,9 @@ def key(experiment: str, config: Mapping[str, Any], *, code: Sequence[str], data
     the dtype and the device type. The key is a hash of all of it, so a change to any of them —
     an edited engine, other digits, a torch upgrade — gives a new key and a fresh computation.
     """
-    digest, covered, libs = code_fingerprint(code)
+    digest, covered, libs = fingerprint.code_fingerprint(code)
     record = {"experiment": experiment, "config": canonical(config), "data": data_hash, "code": digest,
-              "modules": list(covered), "versions": library_versions(libs), "dtype": dtype, "device": device_type}
+              "modules": list(covered), "versions": fingerprint.library_versions(libs), "dtype": dtype, "device": device_type}
     return record_key(record), record
 
 
@@ -535,7 +354,7 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
             prov["blas_strict"] = blas_reproducible()
             if dev is None or dev.type == "cpu":
                 prov["cpu_capability"] = cpu_type()["cpu_capability"]
-                prov["threads"] = _threads()  # a matrix product's rounding depends on it
+                prov["threads"] = torch_threads()  # a matrix product's rounding depends on it
         store.save(k, arrays, prov)
         # what a rerun reads (dtypes and memory layout included), so numbers derived from a fresh
         # result and from the cached one agree bitwise
@@ -557,174 +376,3 @@ def _compute_here(exp, configs, keyed, found, missing, store, data, dev, dt, pro
     if lost:
         raise RuntimeError(f"experiment {exp.name!r} finished without results for {len(lost)} configuration(s)")
     return done, others
-
-
-
-# How far a recomputed float array may sit from the stored one, in float32 units in the last place
-# of its largest value (relative 4.8e-7), whatever dtype it was computed in. Training is bitwise
-# independent of which networks share a stack; the separation measure is not quite: networks are
-# measured a few at a time, and the group's size changes how reductions round. Measured: a float32
-# network measured alone differs from its stack's copy by up to 2 float32 ulp; a float64 network's
-# inverse metric (a pseudo-inverse of a within-class scatter with condition number ~1e8) by up to
-# 2.1 float32 ulp (1.1e9 float64 ulp). Any other code, data or setting moves results far more.
-ULP_TOLERANCE = 4
-
-
-def agreement(stored: Mapping[str, np.ndarray], fresh: Mapping[str, np.ndarray],
-              ulps: int = ULP_TOLERANCE) -> tuple[bool, str]:
-    """Compare a recomputed result with the stored one: ``(agrees, status)``.
-
-    The status is ``"equal"`` (bitwise), ``"equal to N ulp"`` (every float array within ``ulps``
-    float32 units in the last place of its largest value, or of its own dtype's if coarser; every
-    other array bitwise), or ``"DIFFERENT: ..."`` naming the arrays that disagree and by how much.
-    """
-    if stored.keys() != fresh.keys():
-        return False, f"DIFFERENT: arrays {sorted(set(stored) ^ set(fresh))} are in one result only"
-    worst, bad = 0.0, []
-    for k in sorted(stored):
-        a, b = np.asarray(stored[k]), np.asarray(fresh[k])
-        floating = np.issubdtype(a.dtype, np.floating)
-        if a.dtype != b.dtype or a.shape != b.shape:
-            bad.append(f"{k} ({a.dtype}{list(a.shape)} vs {b.dtype}{list(b.shape)})")
-        elif np.array_equal(a, b, equal_nan=floating):  # NaN only exists in float arrays
-            continue
-        elif not floating or not np.array_equal(np.isnan(a), np.isnan(b)):
-            bad.append(k)
-        else:
-            ok = ~np.isnan(a)
-            unit = min(a.dtype, np.dtype(np.float32), key=lambda t: t.itemsize)
-            # in ulp of the array's largest value: a reduction's rounding scales with what it sums, and an
-            # entry near zero (a load curve crossing 0) would otherwise count its absolute error in tiny ulps
-            scale = unit.type(max(np.max(np.abs(a[ok]), initial=0.0), np.max(np.abs(b[ok]), initial=0.0)))
-            gap = float(np.max(np.abs(a[ok].astype(np.float64) - b[ok]), initial=0.0) / np.spacing(scale))
-            worst = max(worst, gap)
-            if not gap <= ulps:
-                bad.append(f"{k} (by {gap:.3g} ulp)")
-    if bad:
-        return False, "DIFFERENT: " + ", ".join(bad)
-    return True, "equal" if worst == 0 else f"equal to {worst:.2g} ulp"
-
-
-def cpu_type() -> dict[str, str]:
-    """This machine's CPU as results record it: its model and the instruction set torch's kernels
-    and the BLAS dispatch to (``AVX2``, ``AVX512``, ...)."""
-    import torch
-
-    return {"device_name": device_name(None), "cpu_capability": torch.backends.cpu.get_cpu_capability()}
-
-
-def other_cpu(record: Mapping[str, Any]) -> str | None:
-    """Why a torch result computed on a CPU cannot be recomputed bitwise here (None if it can).
-
-    Matrix products and reductions take a different code path on another CPU type (MKL and torch
-    dispatch on the instruction set), and training carries the different rounding forward: the
-    paper-scale Fig. 1 networks made on an AMD EPYC and retrained on an AVX-512 Intel Xeon differ
-    by about 1e-3 of their values, and Fig. 4's training curves by more. Bitwise recomputation is
-    a promise on the same CPU type only."""
-    here = cpu_type()
-    theirs = {k: record.get(k) for k in here if record.get(k) is not None}
-    differ = {k: v for k, v in theirs.items() if v != here[k]}
-    if not differ:
-        return None
-    made = ", ".join(f"made on {v}, this machine is {here[k]}" for k, v in differ.items())
-    return f"computed on another CPU type ({made}), whose rounding differs; bitwise recomputation needs the same type"
-
-
-def recheck(stored: Mapping[str, np.ndarray], record: Mapping[str, Any]) -> dict[str, Any]:
-    """Recompute one stored result here and compare (:func:`agreement`): ``{"status", "agrees"}``,
-    or only a ``"status"`` saying why it is skipped (made on a GPU, or on another CPU type:
-    :func:`other_cpu`). A result that differs is recomputed once more: if that agrees, the row
-    agrees with ``"transient": True`` and its status names the first difference; if not, it
-    differs (and says whether the two recomputes agree with each other). Raises ValueError when its
-    data cannot be rebuilt."""
-    if record.get("device") not in (None, "cpu"):
-        return {"status": f"skipped: computed on {record.get('device')}"}
-    exp = REGISTRY.get(record.get("experiment"))
-    why = other_cpu(record) if exp is not None and exp.torch else None
-    if why:
-        return {"status": f"skipped: {why}"}
-    first = recompute(record)
-    agrees, status = agreement(stored, first)
-    if agrees:
-        return {"status": status, "agrees": True}
-    if exp is not None and exp.torch and record.get("threads") is None and _threads() != 1:
-        # Made before records named their thread count: torch's CPU matrix products round by how they
-        # split the work over threads (seen 2026-12-07: the fill's one-thread local jobs made linear
-        # and regression results that recompute bitwise at 1 thread and 6-4e5 ulp away at 2), and the
-        # fill runs one thread per job, so 1 is the count to try.
-        agrees_alone, status_alone = agreement(stored, recompute(record, threads=1))
-        if agrees_alone:
-            return {"status": f"{status_alone} at 1 torch thread (its record does not name the thread "
-                              f"count it was made with; at {_threads()}: {status.removeprefix('DIFFERENT: ')})",
-                    "agrees": True}
-    # A difference is recomputed once more before it counts. Seen once in CI (2026-12-05): a
-    # depth/width network recomputed 56-81 ulp away from its shipped copy while other processes
-    # loaded the machine, and bitwise equal to it in every later recompute, with or without load.
-    again = recompute(record)
-    agrees_again, status_again = agreement(stored, again)
-    if agrees_again:
-        return {"status": f"{status_again} on a second recompute (the first differed: "
-                          f"{status.removeprefix('DIFFERENT: ')})", "agrees": True, "transient": True}
-    stable = agreement(first, again)[0]
-    unrecorded = [k for k in cpu_type() if record.get(k) is None] if exp is not None and exp.torch else []
-    if stable and unrecorded:
-        # Results made before the instruction set was recorded say only "AMD EPYC": AMD EPYCs with
-        # and without AVX-512 round some kernels differently (seen 2026-12-05: on an AVX2 EPYC, one
-        # Fig. 1 batch cell and Fig. 4's networks differ, stably; their other panels are bitwise
-        # equal), so a stable difference cannot tell a changed engine from another CPU type.
-        here = cpu_type()
-        return {"status": f"skipped after recomputing: {status.removeprefix('DIFFERENT: ')}; its record does not "
-                          f"name the CPU's {' or '.join(unrecorded)} (this machine: "
-                          f"{', '.join(here[k] for k in unrecorded)}), so another CPU type's rounding cannot be "
-                          "ruled out", "unrecorded_cpu": True}
-    return {"status": status + ("" if stable else "; two recomputes here also differ from each other"), "agrees": False}
-
-
-def _threads() -> int:
-    import torch
-
-    return torch.get_num_threads()
-
-
-@contextlib.contextmanager
-def _torch_threads(n: int | None):
-    """torch's CPU thread count set to ``n`` inside the block (unchanged when None)."""
-    import torch
-
-    before = torch.get_num_threads()
-    if n is not None:
-        torch.set_num_threads(int(n))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def recompute(record: Mapping[str, Any], threads: int | None = None) -> dict[str, np.ndarray]:
-    """Compute one stored result again from its provenance record, here, on the CPU (its experiment
-    must be registered: import its module first). Its data are rebuilt from the record's data spec
-    and must hash as they did; the arrays come back as a rerun would store them. A torch result is
-    recomputed with the torch thread count its record names (or ``threads``, or the current one)."""
-    exp = REGISTRY.get(record.get("experiment"))
-    if exp is None:
-        raise ValueError(f"experiment {record.get('experiment')!r} is not registered (import its module first)")
-    data = None
-    if record.get("data") is not None:
-        from .data import content_hash, load_dataset
-
-        spec = record.get("data_spec")
-        if not spec:
-            raise ValueError(f"{record.get('key')}: its data cannot be rebuilt (no data spec in its record)")
-        data = load_dataset(**spec)
-        if content_hash(data) != record["data"]:
-            raise ValueError(f"{record.get('key')}: the data its spec builds no longer hash the same")
-    dev = None
-    if exp.torch:
-        from .devices import resolve_device
-
-        dev = resolve_device("cpu")
-    fresh: dict[str, np.ndarray] = {}
-    with _torch_threads(threads or record.get("threads")) if exp.torch else contextlib.nullcontext():
-        exp.compute([record["config"]], Context(data, dev, record.get("dtype"), False, "recompute"),
-                    lambda j, arrays: fresh.update({k: np.asarray(v) for k, v in arrays.items()}))
-    return fresh

@@ -19,7 +19,7 @@ the *current* code, data and library versions give it (an edited engine makes it
 :func:`status` then says what must be recomputed and about how long it takes), and it is served only
 if its record hashes to that key and its arrays match the content digest in that record. Any
 shipped result can be recomputed (:func:`verify`): training does not depend on which networks share
-its stack, and the measured curves only in their last bit or two (:func:`results.agreement`).
+its stack, and the measured curves only in their last bit or two (:func:`reproduce.agreement`).
 """
 from __future__ import annotations
 
@@ -289,8 +289,8 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
            log=print, max_seconds: float | None = None) -> list[dict]:
     """Recompute ``per_experiment`` randomly chosen shipped results of every shipped experiment (or
     of ``experiments``) and compare them with what is shipped: bitwise, or within
-    :data:`results.ULP_TOLERANCE` float32 units in the last place for float arrays (see
-    :func:`results.agreement`). Each row's ``agrees`` says which.
+    :data:`reproduce.ULP_TOLERANCE` float32 units in the last place for float arrays (see
+    :func:`reproduce.agreement`). Each row's ``agrees`` says which.
 
     The sample is drawn with ``seed`` (a fresh one when None), which is logged, so a failure can be
     replayed. Results computed on another device type are skipped (they cannot be recomputed here),
@@ -302,7 +302,7 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
     import random
     import secrets
 
-    from . import inventory, results
+    from . import inventory, reproduce
 
     per_experiment = _positive("per_experiment", per_experiment)
     if max_seconds is not None:
@@ -330,7 +330,7 @@ def verify(per_experiment: int = 2, seed: int | None = None, experiments: Iterab
             elif inventory.expected_key(rec) != key:
                 rows.append({**row, "status": "skipped: the current code gives it another key (never served)"})
             else:
-                rows.append({**row, **results.recheck(arrays, rec)})
+                rows.append({**row, **reproduce.recheck(arrays, rec)})
             log(f"{name:>18} {ns}/{key}: {rows[-1]['status']}")
     return rows
 
