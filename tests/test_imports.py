@@ -9,6 +9,7 @@ from pathlib import Path
 TORCH_FREE = ("springblock.chain", "springblock.theory", "springblock.shape", "springblock.fit",
               "springblock.plotting", "springblock.widgets")
 ALSO_TORCH_FREE = ("springblock.plotting.chain", "springblock.plotting.grids", "springblock.plotting.networks",
+                   "springblock.plotting.noise",
                    "springblock.plotting.interactive", "springblock.claims", "springblock.analysis",
                    "springblock.scales", "springblock.results", "springblock.inventory",
                    "springblock.experiments.chain_grids", "springblock.experiments.chain_fits", "springblock.cli")

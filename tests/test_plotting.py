@@ -139,3 +139,138 @@ def test_no_text_of_the_chain_phase_diagram_or_fig1_runs_into_another():
     assert _overlapping_texts(plotting.fig1_figure([panel_result(n) for n in fig1.PANELS])) == []
     with pytest.raises(ValueError, match="bar"):
         plotting.phase_figure(chain["mean_load"], chain["excess"], bar="left")
+
+
+# Chapters 4 and 5 only call these: each is built here from synthetic results of the shapes the
+# experiments return, and checked for the panels, lines, legends and titles the captions describe.
+L_CHAIN = 7
+
+
+def _legend_texts(legend):
+    return [t.get_text() for t in legend.get_texts()]
+
+
+def noise_sweep(n=6, rng=np.random.default_rng(2)):  # noqa: B008 - one stream shared by the calls, on purpose
+    sigmas = np.r_[0, np.geomspace(0.005, 0.2, n - 1)]
+    c = rng.standard_normal((2, n)) * 0.01
+    return {"sigmas": sigmas, "independent_load": np.linspace(1, 0, L_CHAIN + 1) + 0.01 * rng.random((2, n, L_CHAIN + 1)),
+            "independent_c": c, "independent_sem": np.full((2, n), 0.002), "synchronous_c": c + 0.001,
+            "synchronous_sem": np.full((2, n), 0.002), "eq7_c": -0.04, "eq8_c": 0.03, "eq8_c_free": 0.02}
+
+
+def test_the_effective_friction_figure_has_a_panel_per_noise_and_one_legend():
+    forces = [-0.06, -0.01, 0.0, 0.1]
+    fig = plotting.effective_friction_figure(np.geomspace(1e-3, 10, 30), forces, 0.02, 0.04)
+    assert isinstance(fig, matplotlib.figure.Figure) and len(fig.axes) == 2
+    assert fig.axes[0].get_title().startswith("Gaussian") and fig.axes[1].get_title().startswith("uniform")
+    assert all(len(ax.lines) == len(forces) + 2 for ax in fig.axes)  # a curve per force and the two limits
+    assert len(fig.legends) == 1 and _legend_texts(fig.legends[0]) == [f"$F = {F:g}$" for F in forces]
+    assert fig.axes[1].get_ylabel() == ""
+
+
+def test_the_noise_sweep_figure_draws_four_levels_against_eqs_7_and_8():
+    sweep = noise_sweep()
+    fig = plotting.noise_sweep_figure(sweep, L=L_CHAIN, k=1.0, y=1.0, mu_r=0.02, mu_l=0.04)
+    a, b = fig.axes
+    assert _legend_texts(a.get_legend())[-2:] == ["Eq. 7", "Eq. 8"]
+    assert len(a.get_legend().get_texts()) == len({0, 2, 3, 5}) + 2  # σ̄ = 0, the first at 0.01 and 0.05, the last
+    assert "0.02 < " in a.get_title()
+    assert b.get_xscale() == "log" and _legend_texts(b.get_legend()) == ["Eq. 7 (no noise)", "Eq. 8 (large noise)", "simulated"]
+
+
+def test_the_synchronous_and_frictionless_figures_read_the_same_sweep():
+    sweep = noise_sweep()
+    ax, = plotting.synchronous_noise_figure(sweep).axes
+    assert _legend_texts(ax.get_legend()) == ["independent noise", "synchronous noise"] and ax.get_xscale() == "log"
+    a, b = plotting.frictionless_chain_figure(sweep, L=L_CHAIN, k=1.0, y=1.0, mu_l=0.04).axes
+    assert _legend_texts(a.get_legend())[-1] == "Eq. 8" and a.get_title() == r"$\mu_r=0$, $\mu_l=0.04$"
+    assert r"$\bar\sigma=0$ (drawn at left)" in _legend_texts(b.get_legend())
+    diamond = [line for line in b.lines if line.get_marker() == "D"]
+    assert len(diamond) == 1 and diamond[0].get_xdata()[0] == sweep["sigmas"][1] / 2  # left of the first noisy level
+
+
+def test_the_bounded_noise_figure_has_the_closed_form_and_a_style_legend():
+    rng = np.random.default_rng(3)
+    B, times = np.array([0.005, 0.01, 0.02]), np.geomspace(1, 1e4, 20)
+    bounded = {"bounds": B, "uniform_final": rng.random((3, 4)) * 0.02, "gaussian_final": rng.random((3, 4)) * 0.02,
+               "times": times, "uniform_force": rng.random((3, 20)) * 0.02, "gaussian_force": rng.random((3, 20)) * 0.02,
+               "freeze": 0.02 - B, "zero_drift": -0.01}
+    a, b = plotting.bounded_noise_figure(bounded, mu_r=0.02, mu_l=0.04).axes
+    assert _legend_texts(a.get_legend()) == ["where the chain stops, closed form", "uniform noise", "Gaussian, same sd"]
+    assert _legend_texts(b.get_legend()) == ["$B=0.005$", "$B=0.01$", r"$(\mu_r-\mu_l)/2$", "uniform", "Gaussian, same sd",
+                                             "freeze level"]
+    assert b.get_xscale() == "log"
+
+
+def test_the_noise_dynamics_figure_titles_panels_b_to_d_without_negative_zero():
+    rng = np.random.default_rng(4)
+    dyn = {"sigma": np.array([0.005, 0.03, 0.1]), "times": np.arange(50), "curvature": np.array([-0.05, -0.0001, 0.04]),
+           "trajectory": rng.random((3, 50, L_CHAIN + 1))}
+    fig = plotting.noise_dynamics_figure(dyn)
+    assert [ax.get_title().split()[0] for ax in fig.axes] == ["(b)", "(c)", "(d)"]
+    assert "c=+0.000" in fig.axes[1].get_title()
+    assert all(len(ax.lines) == L_CHAIN + 1 for ax in fig.axes) and len(fig.legends[0].get_texts()) == L_CHAIN + 1
+
+
+def test_the_langevin_figures_show_both_conventions():
+    rng = np.random.default_rng(5)
+    lang = {f"s14_load_{c}": np.linspace(1, 0, L_CHAIN + 1) + 0.02 * rng.random((5, L_CHAIN + 1))
+            for c in ("langevin", "langevin_sign")}
+    fig = plotting.langevin_loads_figure(lang, np.linspace(0.9, 0.1, L_CHAIN), L=L_CHAIN, k=0.1, y=1.0)
+    assert [ax.get_title() for ax in fig.axes] == ["the book's convention", "the authors' convention"]
+    assert _legend_texts(fig.axes[0].get_legend()) == ["mean", "linear", "authors' stored run"]
+    assert all(len(ax.lines) == 5 + 1 + 1 + 1 for ax in fig.axes)  # realisations, mean, linear, stored run
+    grid = {"mu_r": np.array([0.0, 0.003]), "eps_grid": np.array([0.0, 0.003, 0.01]),
+            "grid_c_langevin": rng.random((2, 3)), "grid_c_langevin_sign": rng.random((2, 3))}
+    fig = plotting.langevin_maps_figure(grid)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["mean curvature (book's convention)", "authors' minus book's convention"]
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["0.003", "0"]  # μ_r grows upwards
+
+
+def test_the_train_test_figure_overlays_both_splits_and_the_diagonal():
+    from springblock import analysis
+
+    lr = panel_result("lr")
+    tt = analysis.compare_shapes(lr.mean_load("train").reshape(-1, 8), lr.mean_load("test").reshape(-1, 8))
+    a1, a2 = plotting.train_test_figure(lr, tt).axes
+    assert len(a1.lines) == 2 * lr.values.size and len(a1.get_legend().get_texts()) == lr.values.size
+    assert a2.get_title() == f"all {tt['n']} cells of Fig. 1" and len(a2.collections) == 1
+
+
+def _diagram(rng, alphas=3, values=4, seeds=2, layers=8):
+    return {"load": np.linspace(1, -1, layers) + 0.1 * rng.random((alphas, values, seeds, layers)),
+            "acc": 80 + 10 * rng.random((alphas, values, seeds))}
+
+
+def test_the_depth_width_figure_draws_a_diagram_per_architecture_three_a_row():
+    rng = np.random.default_rng(6)
+    archs = [(4, 100), (6, 100), (8, 100), (6, 50)]
+    dw = {"archs": archs, "alphas": np.array([0.0, 0.5, 1.0]), "dropouts": np.array([0, 0.1, 0.2, 0.3]),
+          "diagrams": [_diagram(rng) for _ in archs]}
+    fig = plotting.depth_width_figure(dw)
+    subs = fig.subfigs
+    assert len(subs) == 6 and sum(bool(s.axes) for s in subs) == len(archs)  # two rows of three
+    bars = [ax for s in subs for ax in s.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == len(archs) and all(b.get_xlabel() == "accuracy (%)" for b in bars)
+
+
+def test_the_dataset_diagrams_tick_learning_rates_in_powers_of_ten():
+    rng = np.random.default_rng(7)
+    results = [{**_diagram(rng), "alphas": np.array([0.0, 0.5, 1.0]), "values": np.array(v), "axis": axis}
+               for axis, v in (("dropout", [0, 0.1, 0.2, 0.3]), ("lr", [1e-4, 1e-3, 1e-2, 1e-1]))]
+    fig = plotting.dataset_diagrams(results, ["a: dropout", "b: lr"])
+    assert len(fig.subfigs) == 2
+    ticks = [{t.get_text() for ax in s.axes for t in ax.get_xticklabels()} | {ax.get_xlabel() for ax in s.axes}
+             for s in fig.subfigs]
+    assert "0.1" in ticks[0] and "1e-03" in ticks[1]
+
+
+def test_the_metrics_figure_draws_three_metrics_from_zero_per_alpha():
+    rng = np.random.default_rng(8)
+    mc = {"alphas": np.array([0.0, 1.0]), "acc": 90 + rng.random((2, 1, 2))}
+    mc.update({f"load_{k}": rng.random((2, 1, 2, 8)) for k in ("trace", "pinv", "inverse")})
+    fig = plotting.metrics_figure(mc)
+    assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("α = 0, no dropout")
+    assert all(len(ax.lines) == 3 and all(line.get_ydata()[0] == 0 for line in ax.lines) for ax in fig.axes)
+    assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None

@@ -209,3 +209,68 @@ def controller_figure(res):
     a3.set(xlabel="fixed dropout rate", ylabel="test accuracy (%)")
     a3.legend(loc="lower left", fontsize=8)
     return fig
+
+
+def train_test_figure(panel, tt):
+    """Chapter 5's Fig. S4: the first α row of ``panel`` (a Fig. 1 result, the learning-rate panel
+    in the book) on the training set (solid) and the test set (dashed), and ĉ on the test set against
+    ĉ on the training set for every cell (``tt``, from :func:`springblock.analysis.compare_shapes`)."""
+    style.use()
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(style.WIDTH, 3.1))
+    colors = plt.cm.plasma(np.linspace(0, 0.85, len(panel.values)))
+    load_curves(a1, panel.mean_load("train")[0], labels=[f"lr {panel.panel.tick(v)}" for v in panel.values], colors=colors,
+                normalise=True, legend=False)
+    load_curves(a1, panel.mean_load("test")[0], colors=colors, normalise=True, ls="--", marker=None, legend=False)
+    a1.set_title("ReLU row of (b): train (solid), test (dashed)", fontsize=9)
+    a1.legend(fontsize=7, ncol=2, loc="upper right")
+    a2.scatter(tt["rc_a"], tt["rc_b"], s=9, color="k")
+    lim = np.nanmax(np.abs(np.r_[tt["rc_a"], tt["rc_b"]])) * 1.05  # a square view centred on ĉ = 0
+    a2.plot([-lim, lim], [-lim, lim], color="0.6", lw=0.8)
+    a2.set(xlabel=r"$\hat c$, training set", ylabel=r"$\hat c$, test set", title=f"all {tt['n']} cells of Fig. 1")
+    return fig
+
+
+def depth_width_figure(dw):
+    """Chapter 5's Figs. S5–S6: one α × dropout phase diagram per architecture of ``dw``
+    (``gen_depth_width``), tiles over the seed-mean test accuracy, three diagrams a row."""
+    style.use()
+    n_arch = len(dw["archs"])
+    ncol = min(3, n_arch)  # at most three diagrams a row, so that their text stays legible
+    nrow = -(-n_arch // ncol)
+    fig = plt.figure(figsize=(style.WIDTH, 2.75 * nrow), layout="constrained")
+    subs = np.atleast_1d(fig.subfigures(nrow, ncol, wspace=0.03, hspace=0.04)).ravel()
+    for k, (sub, (h, w), d) in enumerate(zip(subs, dw["archs"], dw["diagrams"])):
+        grids.phase_panel(sub, np.nanmean(d["load"], 2), np.nanmean(d["acc"], 2),
+                          [f"{a:g}" for a in dw["alphas"]] if k % ncol == 0 else None,  # row labels once a row
+                          [f"{p:g}" for p in dw["dropouts"]], xlabel=f"L = {h}, width {w}: dropout",
+                          shading_label="accuracy (%)", linewidth=1.8)
+    return fig
+
+
+def dataset_diagrams(results, xlabels, *, linewidth=2.2):
+    """Phase diagrams on other datasets (``architectures.dataset_diagram`` results) side by side, each
+    over its seed-mean test accuracy, with ``xlabels`` under them; learning rates are ticked as
+    ``1e-03``, other axes as plain numbers."""
+    style.use()
+    fig = plt.figure(figsize=(style.WIDTH, 3.0), layout="constrained")
+    subs = fig.subfigures(1, len(results), wspace=0.05)
+    for sub, res, xlabel in zip(subs, results, xlabels):
+        fmt = (lambda v: f"{v:.0e}") if res["axis"] == "lr" else (lambda v: f"{v:g}")
+        grids.phase_panel(sub, np.nanmean(res["load"], 2), np.nanmean(res["acc"], 2), [f"{a:g}" for a in res["alphas"]],
+                          [fmt(v) for v in res["values"]], xlabel=xlabel, shading_label="accuracy (%)", linewidth=linewidth)
+    return fig
+
+
+def metrics_figure(mc):
+    """Chapter 5's Figs. S10–S11: per α (no dropout) of ``mc`` (``gen_metrics``), the seed-mean load
+    curve under the trace ratio, the He–Su metric and the inverse variant, each shifted to start at 0."""
+    style.use()
+    fig, axes = plt.subplots(1, len(mc["alphas"]), figsize=(style.WIDTH, 2.9), squeeze=False)
+    for i, a in enumerate(mc["alphas"]):
+        curves = [mc[f"load_{k}"][i, 0].mean(0) for k in ("trace", "pinv", "inverse")]
+        curves = [c - c[0] for c in curves]
+        curves[2] = -curves[2]  # the inverse variant grows with separation: flipped so that all fall
+        load_curves(axes[0, i], np.array(curves), labels=["Eq. 3 (trace)", "Eq. 9 (He–Su)", "inverse, negated"],
+                    colors=["C3", "C0", "k"], ylabel=r"$D_\ell - D_0$", legend=i == 0)
+        axes[0, i].set_title(f"α = {a:g}, no dropout: {mc['acc'][i, 0].mean():.1f} %", fontsize=9)
+    return fig
