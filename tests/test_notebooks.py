@@ -141,3 +141,14 @@ def test_chapters_reach_experiments_only_through_the_one_entry_point(path):
 
 def test_plural_counts_read_as_prose():
     assert [notebooks.plural(n, "seed") for n in (1, 2, 1920)] == ["1 seed", "2 seeds", "1,920 seeds"]
+
+
+def test_a_figure_whose_panels_share_a_budget_names_it_once():
+    panels = [f"fig1_{p}" for p in ("noise", "lr", "dropout", "batch")]
+    assert notebooks.budgets_phrase(panels, "paper", "(a)–(d)") == "Budget, every panel: the full settings of scale paper"
+    default = notebooks.budgets_phrase(panels, "default", "(a)–(d)")
+    assert default.startswith("Budget, every panel: scale default") and default.count("scale default") == 1
+    quick = notebooks.budgets_phrase(panels, "quick", "(a)–(d)")  # the panels' epochs differ at quick
+    assert quick.startswith("Budgets, panels (a)–(d): ") and quick.count("scale quick") == 4
+    assert notebooks.columns_phrase(8, 8) == "all 8 of their columns"
+    assert notebooks.columns_phrase(4, 8) == "4 of their 8 columns"

@@ -83,6 +83,20 @@ def budget_phrase(name: str, scale: str) -> str:
     return "the full settings of scale paper" if changed == "the full settings" else f"{SCALE_NAMES[scale]}: {changed}"
 
 
+def budgets_phrase(names, scale: str, panels: str) -> str:
+    """One caption phrase for a figure whose panels are experiments ``names`` (labelled ``panels``,
+    e.g. "(a)–(d)"): "Budget, every panel: ..." when they share one, else each panel's in turn."""
+    phrases = [budget_phrase(name, scale) for name in names]
+    if len(set(phrases)) == 1:
+        return f"Budget, every panel: {phrases[0]}"
+    return f"Budgets, panels {panels}: " + "; ".join(phrases)
+
+
+def columns_phrase(drawn: int, of: int) -> str:
+    """"all 8 of their columns" or "4 of their 8 columns": how much of a grid's axis a build draws."""
+    return f"all {of} of their columns" if drawn == of else f"{drawn} of their {of} columns"
+
+
 def glue_budgets(run: scales.RunParams) -> None:
     """Glue ``budget_<experiment>`` (:func:`budget_phrase`) for every experiment at the chapter's
     scale, so that each figure's caption says the budget it was drawn at."""

@@ -94,7 +94,27 @@ def _phase(phase):
     eq8 = float(theory.predicted_curvature(7, 1.0, theory.zero_drift_force(0.0, 0.04)))
     return _phase_parts(phase, cells=phase["curvature"]), \
         f"c = {fmt(tr, 3)} (most friction, least noise), {fmt(bl, 3)} (least friction, most noise); {n_lin} linear cells", \
-        {"top_right": tr, "bottom_left": bl, "n_linear": n_lin, "n_cells": int(c[:, 1:].size), "eq8": eq8}
+        {"top_right": tr, "bottom_left": bl, "n_linear": n_lin, "n_cells": int(c[:, 1:].size), "eq8": eq8,
+         **_row_and_column_trends(c)}, {"rows": _rows_text(c)}
+
+
+def _row_and_column_trends(c: np.ndarray) -> dict:
+    """How the mean curvature moves across the grid (rows: friction; columns: noise, the first one
+    noiseless): rows that rise at every step before their three noisiest cells, how far those three
+    cells spread (the large-noise level-off), and the noisy columns that fall with friction at every step."""
+    return {"rows_rising": int((np.diff(c[:, :-2], axis=1) > 0).all(axis=1).sum()), "n_rows": int(c.shape[0]),
+            "plateau": float(np.ptp(c[:, -3:], axis=1).max()),
+            "cols_falling": int((np.diff(c[:, 1:], axis=0) < 0).all(axis=0).sum()), "n_noisy_cols": int(c.shape[1] - 1)}
+
+
+def _rows_text(c: np.ndarray) -> str:
+    t = _row_and_column_trends(c)
+    levels = (f"then levels off (over a row's three largest noises it moves by at most {t['plateau']:.3f})"
+              if t["plateau"] <= CHAIN_TOL else
+              f"does not level off (over a row's three largest noises it still moves by up to {t['plateau']:.3f})")
+    return (f"along {t['rows_rising']} of the {t['n_rows']} rows c rises with noise at every step up to the "
+            f"third-largest noise and {levels}; down {t['cols_falling']} of the {t['n_noisy_cols']} noisy columns "
+            "it falls with friction at every step")
 
 
 @claim("chain.second_order", "SM S13", "With inertia (second-order dynamics) the chain has the same phases.",
