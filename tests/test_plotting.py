@@ -106,6 +106,11 @@ def test_the_interactive_fig1_names_its_panels_in_words_that_fit_a_phone():
     assert all(max(len(line) for line in n.split("<br>")) <= 12 for n in names)
     hover = {t for trace in fig.data for t in trace.text}
     assert any("label + data noise p = 0.7" in t and "test accuracy" in t for t in hover)
+    # 2 × 2, so that a phone gives each panel half its width: (a) above (c), (b) beside (a)
+    lay = fig.layout
+    assert lay.xaxis.domain == lay.xaxis3.domain and lay.yaxis.domain == lay.yaxis2.domain
+    assert lay.yaxis.domain[0] > lay.yaxis3.domain[1]
+    assert lay.yaxis.title.text == lay.yaxis3.title.text == "negative slope α" and not lay.yaxis2.title.text
 
 
 def test_the_live_explorer_is_shown_only_to_a_front_end(monkeypatch):
@@ -274,3 +279,17 @@ def test_the_metrics_figure_draws_three_metrics_from_zero_per_alpha():
     assert len(fig.axes) == 2 and fig.axes[0].get_title().startswith("α = 0, no dropout")
     assert all(len(ax.lines) == 3 and all(line.get_ydata()[0] == 0 for line in ax.lines) for ax in fig.axes)
     assert fig.axes[0].get_legend() is not None and fig.axes[1].get_legend() is None
+
+
+def test_one_load_curve_plotter_draws_a_networks_and_a_chains_curves():
+    curves = np.linspace(1.0, 0.0, 8)[None] * np.array([[1.0], [0.8]])
+    fig, (a, b) = plt.subplots(1, 2)
+    plotting.load_curves(a, curves, labels=["x", "y"])
+    plotting.load_curves(b, curves, of="chain", labels=["x", "y"], theory=curves[0], theory_label="Eq. 7",
+                         band=np.full_like(curves, 0.05))
+    assert a.get_xlabel() == r"layer $\ell$" and a.get_ylabel() == r"$D_\ell$"
+    assert b.get_xlabel() == r"layer / block $\ell$" and list(b.get_xticks()) == list(range(8))
+    assert [t.get_text() for t in b.get_legend().get_texts()] == ["x", "y", "Eq. 7"] and len(b.collections) == 2
+    with pytest.raises(ValueError, match="of must be one of"):
+        plotting.load_curves(a, curves, of="block")
+    plt.close(fig)

@@ -56,9 +56,14 @@ def fig1(results, split: str = "train", kind: str = "trace") -> Interactive:
     from plotly.subplots import make_subplots
 
     n = len(results)
-    # short titles and two-line axis names: four panels side by side must not collide on a phone
-    fig = make_subplots(rows=1, cols=n, horizontal_spacing=0.04, subplot_titles=[f"({r.panel.letter})" for r in results])
+    # four panels as 2 × 2: side by side, a phone gives each ~70 px and their noise ticks run together;
+    # short titles and two-line axis names for the same reason
+    rows = 2 if n > 2 else 1
+    cols = -(-n // rows)
+    fig = make_subplots(rows=rows, cols=cols, horizontal_spacing=0.06, vertical_spacing=0.28 if rows > 1 else 0.0,
+                        subplot_titles=[f"({r.panel.letter})" for r in results])
     for p, res in enumerate(results, start=1):
+        row, col = (p - 1) // cols + 1, (p - 1) % cols + 1
         load, acc = res.mean_load(split, kind), res.mean_acc()
         rc, verdict, spread = res.curvature(split, kind), res.verdict(split, kind).label(), res.acc_spread()
         rc_spread = res.curvature_spread(split, kind)
@@ -75,21 +80,22 @@ def fig1(results, split: str = "train", kind: str = "trace") -> Interactive:
                         f"test accuracy {acc[i, j]:.2f}{sd} %<br>ĉ = {style.number(rc[i, j], 3, sign=True)}{rc_sd}<br>"
                         f"shape: {verdict[i, j]}")
                 fig.add_shape(type="rect", x0=x0, x1=x0 + 0.96, y0=y0, y1=y0 + 0.96, line_width=0,
-                              fillcolor=_grey(acc[i, j], lo, hi), layer="below", row=1, col=p)
+                              fillcolor=_grey(acc[i, j], lo, hi), layer="below", row=row, col=col)
                 xs = x0 + 0.08 + 0.8 * np.arange(L1) / (L1 - 1)
                 ys = y0 + 0.08 + 0.8 * np.nan_to_num(norm[i, j], nan=0.5)
                 fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=dict(color=style.LOAD_RED, width=2),
                                          hoverinfo="text", text=[text] * L1, hoverlabel=dict(bgcolor="white"),
-                                         showlegend=False), row=1, col=p)
+                                         showlegend=False), row=row, col=col)
         fig.update_xaxes(tickmode="array", tickvals=np.arange(V) + 0.48, ticktext=[res.panel.tick(v) for v in res.values],
-                         range=[-0.05, V], showgrid=False, zeroline=False, tickangle=45, row=1, col=p,
+                         range=[-0.05, V], showgrid=False, zeroline=False, tickangle=45, row=row, col=col,
                          title=dict(text=_two_lines(res.panel.label), font=dict(size=10)))
         fig.update_yaxes(tickmode="array", tickvals=np.arange(A) + 0.48, ticktext=[f"{a:g}" for a in res.alphas[::-1]],
-                         range=[-0.05, A], showgrid=False, zeroline=False, showticklabels=p == 1, row=1, col=p)
-    fig.update_yaxes(title_text="negative slope α", row=1, col=1)
+                         range=[-0.05, A], showgrid=False, zeroline=False, showticklabels=col == 1, row=row, col=col)
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text="negative slope α", row=row, col=1)
     fig.update_layout(margin=dict(l=60, r=10, t=40, b=90), plot_bgcolor="white", font=dict(size=11),
                       title=dict(text="hover a cell: α, noise, accuracy, ĉ, shape", x=0.5, font=dict(size=12)))
-    return Interactive(fig, 360)
+    return Interactive(fig, 330 * rows + 30)
 
 
 def explorer(grid: dict) -> Interactive:
