@@ -258,6 +258,21 @@ def test_the_ledger_rows_carry_budget_provenance_and_counterfactual(quick_result
     assert all(r.scale == "quick" and r.other is None and r.other_scale == "paper" for r in rows)
 
 
+def test_the_ledger_cards_show_each_claims_verdict_first_and_name_chapters_by_title(quick_results):
+    from springblock import ledger_cards, notebooks
+
+    rows = ledger.rows(quick_results, "quick")
+    page = ledger_cards.cards(rows)
+    cards = page.split("<div class='claim-card'>")[1:]
+    assert len(cards) == len(rows)
+    for r, html_card in zip(rows, cards):
+        head = html_card.split("</div>")[0]
+        assert f"<span class='{ledger_cards.CSS[r.outcome.verdict]}'>{r.outcome.verdict}</span>" in head
+        title = ledger_cards.chapter_title(r.outcome.claim.where, notebooks.book_dir())
+        assert title != r.outcome.claim.where and f">{title}</a>" in html_card.replace("&#x27;", "'")
+        assert "not reproduced, as it must be" in html_card  # every counterfactual fails at quick
+
+
 def test_a_ledger_row_is_evaluated_at_its_chapters_scale(quick_results):
     # chapter 3 drawn from the (here: stand-in) paper-scale results, every other chapter at the build's scale
     rows = ledger.rows(quick_results, "quick", paper_res=quick_results, chapter_scale={"03_spring_block": "paper"})

@@ -9,7 +9,7 @@ from pathlib import Path
 TORCH_FREE = ("springblock.chain", "springblock.theory", "springblock.shape", "springblock.fit",
               "springblock.plotting", "springblock.widgets")
 ALSO_TORCH_FREE = ("springblock.plotting.chain", "springblock.plotting.grids", "springblock.plotting.networks",
-                   "springblock.plotting.noise",
+                   "springblock.plotting.noise", "springblock.plotting.curves",
                    "springblock.plotting.interactive", "springblock.claims", "springblock.analysis",
                    "springblock.scales", "springblock.results", "springblock.inventory",
                    "springblock.experiments.chain_grids", "springblock.experiments.chain_fits", "springblock.cli")
@@ -79,7 +79,7 @@ def test_a_cached_chain_simulation_and_its_figure_run_without_torch(tmp_path):
         eq7 = chain_grids.eq7_check(mu_r=(0.0, 0.02), mu_l=(0.0,), steps=2000, dt=0.1)
         again = chain_grids.eq7_check(mu_r=(0.0, 0.02), mu_l=(0.0,), steps=2000, dt=0.1)  # from the cache
         fig, ax = plt.subplots()
-        plotting.plot_loads(ax, eq7["load"][0], labels=["0", "0.02"], theory=eq7["predicted"])
+        plotting.load_curves(ax, eq7["load"][0], of="chain", labels=["0", "0.02"], theory=eq7["predicted"])
         fig.savefig(io.BytesIO(), format="png")
         print(json.dumps({"verdict": claims.evaluate("chain.eq7", eq7=eq7).verdict,
                           "same": bool(np.array_equal(eq7["load"], again["load"])),

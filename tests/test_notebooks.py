@@ -165,3 +165,23 @@ def test_a_figure_whose_panels_share_a_budget_names_it_once():
     assert quick.startswith("Budgets, panels (a)–(d): ") and quick.count("scale quick") == 4
     assert notebooks.columns_phrase(8, 8) == "all 8 of their columns"
     assert notebooks.columns_phrase(4, 8) == "4 of their 8 columns"
+
+
+def _definitions(source: str) -> list[str]:
+    """Functions, classes and lambdas defined in a code cell (IPython magics left out)."""
+    import ast
+
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    return [getattr(node, "name", "lambda") for node in ast.walk(ast.parse(code))
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda))]
+
+
+def test_the_definition_finder_sees_functions_and_lambdas():
+    assert _definitions("def f(x):\n    return x\ng = lambda y: y\n%matplotlib inline") == ["f", "lambda"]
+    assert _definitions("plotting.fig1_figure(panels)") == []
+
+
+@pytest.mark.parametrize("path", PAGES, ids=lambda p: p.stem)
+def test_pages_only_call_plot_and_explain(path):
+    found = [d for c in code_cells(jupytext.read(path)) for d in _definitions(c.source)]
+    assert found == [], f"{path.name} defines {found}: numerics and helpers belong in src/springblock/"

@@ -8,6 +8,7 @@ from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from .. import theory
 from . import style
+from .curves import load_curves
 
 
 def _spring(ax, a, b, y0, *, coils=6, height=0.04, color="k", lw=1.0):
@@ -142,36 +143,6 @@ def fig2_sketch():
     return fig
 
 
-def sequence_colors(n: int) -> list:
-    """``n`` colours for an ordered parameter (one per curve), dark to light: :func:`plot_loads`'
-    default, so that a second panel of the same curves can use the same colours."""
-    return [plt.get_cmap("viridis")(t) for t in np.linspace(0.05, 0.85, n)]
-
-
-def plot_loads(ax, loads, *, labels=None, theory=None, theory_label="closed form", colors=None, band=None,
-               marker="o", legend=True, **kwargs):
-    """Load curves ``λ_0..λ_L`` against layer ``ℓ``; ``theory`` curves are drawn dashed on top.
-
-    ``loads``: ``(n, L+1)`` (or one curve); ``band``: optional ``(n, L+1)`` half-widths shaded.
-    """
-    loads = np.atleast_2d(np.asarray(loads, float))
-    ell = np.arange(loads.shape[-1])
-    colors = colors or sequence_colors(len(loads))
-    for i, load in enumerate(loads):
-        ax.plot(ell, load, marker=marker, ms=3.5, color=colors[i], label=None if labels is None else labels[i], **kwargs)
-        if band is not None:
-            ax.fill_between(ell, load - band[i], load + band[i], color=colors[i], alpha=0.2, lw=0)
-    if theory is not None:
-        for i, t in enumerate(np.atleast_2d(theory)):
-            ax.plot(ell, t, ls="--", color="k", lw=1, alpha=0.8, label=theory_label if i == 0 else None)
-    ax.set_xlabel(r"layer / block $\ell$")
-    ax.set_ylabel(r"load $\lambda_\ell = y - x_\ell$")
-    ax.set_xticks(ell)
-    if legend and (labels is not None or theory is not None):
-        ax.legend(loc="best")
-    return ax
-
-
 def plot_trajectory(ax, times, trajectory, *, cmap="viridis", lw=1.0):
     """Load dynamics ``λ_ℓ(t)``, one line per ``ℓ`` (``trajectory``: ``(T, L+1)`` over ``times``)."""
     trajectory = np.asarray(trajectory, float)
@@ -196,8 +167,8 @@ def fig2_simulation(sim):
     for ell in range(n):
         a.plot(sim["times"], sim["mean_trajectory"][:, ell], color=cm(ell / max(1, n - 1)), lw=2)
     a.set_title("one chain (thin) and the mean (bold)")
-    plot_loads(b, sim["mean_load"], labels=["simulated, mean"], colors=[style.LOAD_RED], theory=sim["linear"],
-               theory_label="linear, (L+1−ℓ)/(L+1)")
+    load_curves(b, sim["mean_load"], of="chain", labels=["simulated, mean"], colors=[style.LOAD_RED], theory=sim["linear"],
+                theory_label="linear, (L+1−ℓ)/(L+1)")
     b.set_title("final load")
     return fig
 

@@ -7,6 +7,7 @@ import numpy as np
 
 from .. import paper, shape
 from . import grids, style
+from .curves import load_curves
 
 
 def _panel_labels(result):
@@ -153,23 +154,6 @@ def accuracy_panels(panels: dict, stats: dict, ncols: int = 2):
     fig.supxlabel(r"$\hat c$ of the seed-mean load curve (< 0 concave, > 0 convex)", fontsize=9)
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center", fontsize=8)
     return fig
-
-
-def load_curves(ax, loads, *, labels=None, colors=None, normalise=False, ls="-", marker="o", ylabel=None,
-                legend=True, **kwargs):
-    """Load curves (n, L+1) against layer ℓ; NaN-padded rows (shorter networks) just end early.
-    ``normalise``: min–max scale each curve (shapes only, as in Fig. 1)."""
-    loads = np.atleast_2d(np.asarray(loads, float))
-    colors = colors if colors is not None else plt.cm.viridis(np.linspace(0, 0.9, len(loads)))
-    shown = shape.normalised(loads) if normalise else loads
-    for i, d in enumerate(shown):
-        ax.plot(np.arange(len(d)), d, ls=ls, marker=marker, ms=3, color=colors[i],
-                label=None if labels is None else labels[i], **kwargs)
-    ax.set_xlabel(r"layer $\ell$")
-    ax.set_ylabel(ylabel or (r"$D_\ell$ (min–max normalised)" if normalise else r"$D_\ell$"))
-    if legend and labels is not None:
-        ax.legend(loc="best", fontsize=8)
-    return ax
 
 
 def fit_overlay(ax, epochs, observed, fitted, *, title=None):

@@ -8,7 +8,8 @@ import numpy as np
 
 from .. import theory
 from . import style
-from .chain import plot_curvature_sweep, plot_effective_friction, plot_loads, plot_trajectory
+from .chain import plot_curvature_sweep, plot_effective_friction, plot_trajectory
+from .curves import load_curves
 from .grids import value_grid
 
 
@@ -42,7 +43,7 @@ def noise_sweep_figure(sweep, *, L, k, y, mu_r, mu_l):
     sigmas = sweep["sigmas"]
     show = _picked(sigmas, (0.01, 0.05))
     fig, (a, b) = plt.subplots(1, 2, figsize=(style.WIDTH, 3.4))
-    plot_loads(a, sweep["independent_load"][0, show], labels=_sigma_labels(sigmas, show), legend=False)
+    load_curves(a, sweep["independent_load"][0, show], of="chain", labels=_sigma_labels(sigmas, show), legend=False)
     a.plot(np.arange(L + 1), theory.load_curve(L, k, y, mu_r), "k:", lw=1.2, label="Eq. 7")
     a.plot(np.arange(L + 1), theory.large_noise_load(L, k, y, mu_r, mu_l), "k--", lw=1.2, label="Eq. 8")
     a.legend(fontsize=8, loc="lower left")
@@ -120,9 +121,9 @@ def langevin_loads_figure(lang, stored, *, L, k, y):
     fig, axes = plt.subplots(1, 2, figsize=(style.WIDTH, 3.2), sharey=True)
     for ax, conv, name in zip(axes, ("langevin", "langevin_sign"), ("the book's convention", "the authors' convention")):
         loads = lang[f"s14_load_{conv}"]
-        plot_loads(ax, loads, colors=["0.8"] * len(loads), marker=None, lw=0.7, legend=False)
-        plot_loads(ax, loads.mean(0), labels=["mean"], colors=[style.LOAD_RED], theory=theory.load_curve(L, k, y, 0.0),
-                   theory_label="linear", legend=False)
+        load_curves(ax, loads, of="chain", colors=["0.8"] * len(loads), marker=None, lw=0.7, legend=False)
+        load_curves(ax, loads.mean(0), of="chain", labels=["mean"], colors=[style.LOAD_RED],
+                    theory=theory.load_curve(L, k, y, 0.0), theory_label="linear", legend=False)
         ax.plot(np.arange(1, L + 1), stored, "kx", label="authors' stored run")
         ax.set_title(name, fontsize=9.5)
     axes[1].set_ylabel("")
@@ -153,8 +154,8 @@ def frictionless_chain_figure(sweep, *, L, k, y, mu_l):
     c0, e0 = sweep["independent_c"][1], sweep["independent_sem"][1]
     fig, (a, b) = plt.subplots(1, 2, figsize=(style.WIDTH, 3.3))
     pick = sorted({0, 1, *_picked(sigmas, (0.02,))})
-    plot_loads(a, sweep["independent_load"][1, pick], labels=_sigma_labels(sigmas, pick),
-               theory=theory.large_noise_load(L, k, y, 0.0, mu_l), theory_label="Eq. 8")
+    load_curves(a, sweep["independent_load"][1, pick], of="chain", labels=_sigma_labels(sigmas, pick),
+                theory=theory.large_noise_load(L, k, y, 0.0, mu_l), theory_label="Eq. 8")
     a.set_title(rf"$\mu_r=0$, $\mu_l={mu_l:g}$", fontsize=9.5)
     plot_curvature_sweep(b, sigmas[1:], c0[1:], err=e0[1:], label=r"$\mu_r=0$", prediction={"Eq. 8": sweep["eq8_c_free"]})
     b.plot([sigmas[1] / 2], [c0[0]], "D", color="k", label=r"$\bar\sigma=0$ (drawn at left)")  # a log axis has no 0
