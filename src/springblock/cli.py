@@ -214,7 +214,7 @@ def _shipped_folder():
 
 
 def _cmd_shipped(args) -> int:
-    from . import fill, results, shipped
+    from . import fill, reproduce, shipped
 
     if args.action == "status":
         rows = fill.status(args.scale, root=args.cache_dir)
@@ -235,7 +235,7 @@ def _cmd_shipped(args) -> int:
     unrecorded = sum(bool(r.get("unrecorded_cpu")) for r in rows)
     costly = sorted({r["experiment"] for r in rows if r.get("too_costly")})
     print(f"verified {len(checked) - len(different)} shipped result(s) ({close} of them equal to within "
-          f"{results.ULP_TOLERANCE} float32 ulp, the rest bitwise"
+          f"{reproduce.ULP_TOLERANCE} float32 ulp, the rest bitwise"
           + (f"; {transient} only on a second recompute" if transient else "")
           + f"), {len(different)} different, {len(rows) - len(checked)} skipped"
           + (f" ({unrecorded} after recomputing: a stable difference, on a result whose record does not name its "
