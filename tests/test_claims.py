@@ -327,3 +327,22 @@ def test_compute_refuses_a_scale_given_as_its_context():
 
     with pytest.raises(ValueError, match="ctx must be a results.RunContext"):
         experiments.compute("chain_eq7", "quick")
+
+
+def test_the_chapters_tables_come_from_the_analyses_the_ledger_reads(quick_results):
+    from springblock import derived
+
+    panels, stats, without = quick_results["panels"], quick_results["stats"], quick_results["without"]
+    assert stats.keys() == without.keys() == panels.keys()
+    rows = derived.accuracy_rows(panels, stats, without)
+    assert [r["panel"] for r in rows] == [p.title for p in panels.values()]
+    for r, s in zip(rows, stats.values()):
+        assert r["most linear cell, rank"].endswith(f"{s['linear_rank']} of {s['n_cells']}")
+    metrics = derived.metric_comparison(panels)
+    assert [m["alpha"] for m in metrics] == [float(a) for a in next(iter(panels.values())).alphas]
+    assert all(0.0 <= m["same_shape"] <= 1.0 and m["mean_abs_diff"] >= 0 for m in metrics)
+    dw_rows = derived.depth_width_rows(quick_results["dw"], quick_results["dw_stats"])
+    assert len(dw_rows) == len(quick_results["dw"]["archs"])
+    again = derived.train_test_shapes(panels)
+    assert again.keys() == quick_results["tt"].keys()
+    assert all(np.array_equal(again[k], v, equal_nan=True) for k, v in quick_results["tt"].items())

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import numpy as np
 
-from . import analysis, claims, experiments, results, scales
+from . import claims, derived, experiments, results, scales
 
 FIG1 = tuple(f"fig1_{n}" for n in ("noise", "lr", "dropout", "batch"))
 
@@ -27,21 +26,15 @@ def _panels(get, out, ctx):
 
 
 def _stats(get, out, ctx):
-    boot = scales.settings("gen_accuracy", ctx.scale)
-    return {n: analysis.accuracy_vs_shape(r.test_acc, r.load["train_trace"], seed=ctx.seed, **boot)
-            for n, r in out["panels"].items()}
+    return derived.fig1_accuracy(out["panels"], ctx.scale, ctx.seed)
 
 
 def _without(get, out, ctx):
-    return {n: analysis.accuracy_vs_shape(r.test_acc[:-1], r.load["train_trace"][:-1], n_boot=0)
-            for n, r in out["panels"].items()}
+    return derived.fig1_accuracy_without_linear(out["panels"])
 
 
 def _train_test(get, out, ctx):
-    panels = out["panels"]
-    L1 = next(iter(panels.values())).load["train_trace"].shape[-1]
-    pooled = {sp: np.concatenate([r.mean_load(sp).reshape(-1, L1) for r in panels.values()]) for sp in ("train", "test")}
-    return analysis.compare_shapes(pooled["train"], pooled["test"])
+    return derived.train_test_shapes(out["panels"])
 
 
 def _cifar(get, out, ctx):
@@ -76,8 +69,7 @@ BUILDS: dict[str, tuple[tuple[str, ...], _Build]] = {
     "mu_r": (("chain_noise",), lambda get, out, ctx: scales.settings("chain_noise", ctx.scale)["mu_r"]),
     "mu_l": (("chain_noise",), lambda get, out, ctx: scales.settings("chain_noise", ctx.scale)["mu_l"]),
     "dw": _stored("gen_depth_width"),
-    "dw_stats": (("gen_depth_width",), lambda get, out, ctx: [analysis.accuracy_vs_shape(d["acc"], d["load"], n_boot=0)
-                                                              for d in out["dw"]["diagrams"]]),
+    "dw_stats": (("gen_depth_width",), lambda get, out, ctx: derived.depth_width_stats(out["dw"])),
     "fashion": _stored("gen_fashion"),
     "fashion_sgd": _stored("gen_fashion_sgd"),
     "cifar": (("gen_cifar_dropout", "gen_cifar_lr"), _cifar),
