@@ -113,3 +113,67 @@ def test_modules_and_functions_stay_small():
                     long_functions.append(f"{name}:{node.name} ({size} lines)")
     assert not long_modules, f"modules over {MODULE_LINES} lines: {long_modules}"
     assert not long_functions, f"functions over {FUNCTION_LINES} lines: {long_functions}"
+
+
+def _diagram_rows(text: str) -> list[list[str]]:
+    """CONTRIBUTING's layer diagram as rows of module names, top (highest layer) first: ``x.py``
+    and ``x/`` at the first level, the indented rows under ``experiments/`` as its submodules."""
+    import re
+
+    block = text.split("## Layers", 1)[1].split("```", 2)[1]
+    rows, parent = [], None
+    for line in block.splitlines():
+        indent = len(line) - len(line.lstrip())
+        names = re.findall(r"([A-Za-z_]\w*)(\.py|/)", re.split(r"\s{2,}", line.strip(), maxsplit=1)[0])
+        if not names:
+            continue
+        nested = indent >= 4 and parent is not None
+        rows.append([f"{parent}.{stem}" if nested else f"springblock.{stem}" for stem, _ in names])
+        if not nested:
+            parent = f"springblock.{names[0][0]}" if len(names) == 1 and names[0][1] == "/" else None
+    return rows
+
+
+def _module_level_imports(package: Path) -> dict[str, set[str]]:
+    """Every springblock module and the springblock modules its top-level import statements name."""
+    import ast
+
+    def name(path):
+        parts = list(path.relative_to(package.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name(p): p for p in package.rglob("*.py")}
+    out = {}
+    for mod, path in modules.items():
+        base = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
+        found = set()
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ImportFrom):
+                origin = base
+                for _ in range(node.level - 1):
+                    origin = origin.rpartition(".")[0]
+                m = (origin + (f".{node.module}" if node.module else "")) if node.level else (node.module or "")
+                found |= {c for c in [m] + [f"{m}.{a.name}" for a in node.names] if c in modules}
+            elif isinstance(node, ast.Import):
+                found |= {a.name for a in node.names if a.name in modules}
+        out[mod] = found - {mod, "springblock"}
+    return out
+
+
+def test_the_layer_diagram_is_the_real_import_graph():
+    root = Path(__file__).resolve().parents[1]
+    rows = _diagram_rows((root / "CONTRIBUTING.md").read_text(encoding="utf-8"))
+    row_of = {m: i for i, row in enumerate(rows) for m in row}
+
+    def placed(m):  # a module of a package listed as a whole (claims/, plotting/) sits on its package's row
+        while m not in row_of and "." in m:
+            m = m.rpartition(".")[0]
+        return m
+
+    imports = _module_level_imports(root / "src" / "springblock")
+    unlisted = sorted(m for m in imports if m != "springblock" and placed(m) not in row_of)
+    assert not unlisted, f"modules missing from CONTRIBUTING's layer diagram: {unlisted}"
+    upward = sorted(f"{m} -> {d}" for m, deps in imports.items() if m != "springblock" for d in deps
+                    if not m.startswith(d + ".")  # a submodule may import its own package
+                    and row_of[placed(d)] < row_of[placed(m)])
+    assert not upward, f"module-level imports that go up CONTRIBUTING's layer diagram: {upward}"
