@@ -6,7 +6,7 @@ import dataclasses
 import pytest
 import torch
 
-from springblock import data, results, shipped
+from springblock import data, shipped
 
 
 @pytest.fixture(autouse=True)
@@ -20,7 +20,6 @@ def isolated_cache(tmp_path, monkeypatch):
     shipped._archive.cache_clear()
     for var in ("SPRINGBLOCK_SCALE", "SPRINGBLOCK_DEVICE", "SPRINGBLOCK_BOOK_BUILD"):
         monkeypatch.delenv(var, raising=False)
-    results.TAGS.clear()
     return root
 
 

@@ -284,6 +284,11 @@ def test_a_ledger_row_is_evaluated_at_its_chapters_scale(quick_results):
     assert any(r.scale == "paper" for r in rows)
     fig3 = next(r for r in rows if r.outcome.claim.id == "chain.phase_diagram")
     assert fig3.budget == ledger.budget("chain.phase_diagram", "paper")
+    # a section of its own (chapter 6's linear network): a claim's scale wins over its chapter's
+    rows = ledger.rows(quick_results, "quick", paper_res=quick_results,
+                       chapter_scale={"06_other_networks": "quick", "fig5a.linear_net": "paper"})
+    at = {r.outcome.claim.id: r.scale for r in rows if r.outcome.claim.where == "06_other_networks"}
+    assert at.pop("fig5a.linear_net") == "paper" and set(at.values()) == {"quick"}
 
 
 def test_the_ledger_budget_and_provenance_name_experiments_as_readers_do():

@@ -135,8 +135,11 @@ def _diagram_rows(text: str) -> list[list[str]]:
 
 
 def _module_level_imports(package: Path) -> dict[str, set[str]]:
-    """Every springblock module and the springblock modules its top-level import statements name."""
+    """Every springblock module and the springblock modules its top-level import statements name
+    (resolved the way the code fingerprint resolves them)."""
     import ast
+
+    from springblock.fingerprint import imported_names
 
     def name(path):
         parts = list(path.relative_to(package.parent).with_suffix("").parts)
@@ -145,17 +148,8 @@ def _module_level_imports(package: Path) -> dict[str, set[str]]:
     modules = {name(p): p for p in package.rglob("*.py")}
     out = {}
     for mod, path in modules.items():
-        base = mod if path.name == "__init__.py" else mod.rpartition(".")[0]
-        found = set()
-        for node in ast.parse(path.read_text(encoding="utf-8")).body:
-            if isinstance(node, ast.ImportFrom):
-                origin = base
-                for _ in range(node.level - 1):
-                    origin = origin.rpartition(".")[0]
-                m = (origin + (f".{node.module}" if node.module else "")) if node.level else (node.module or "")
-                found |= {c for c in [m] + [f"{m}.{a.name}" for a in node.names] if c in modules}
-            elif isinstance(node, ast.Import):
-                found |= {a.name for a in node.names if a.name in modules}
+        top = ast.parse(path.read_text(encoding="utf-8")).body  # module level only: not inside functions
+        found = {n for n in imported_names(top, mod, path.name == "__init__.py") if n in modules}
         out[mod] = found - {mod, "springblock"}
     return out
 

@@ -146,6 +146,14 @@ def test_no_text_of_the_chain_phase_diagram_or_fig1_runs_into_another():
         plotting.phase_figure(chain["mean_load"], chain["excess"], bar="left")
 
 
+def test_the_column_labels_of_a_phase_grid_tilt_all_together_or_not_at_all():
+    curves = np.linspace(1, 0, 8) * np.ones((2, 4, 1))
+    _, axes = plotting.phase_figure(curves, col_labels=["0", "0.005", "0.01", "0.02"])  # one label is long
+    assert {ax.xaxis.label.get_rotation() for ax in axes[-1]} == {45.0}
+    _, axes = plotting.phase_figure(curves, col_labels=["0", "0.1", "0.2", "0.3"])
+    assert {ax.xaxis.label.get_rotation() for ax in axes[-1]} == {0.0}
+
+
 # Chapters 4 and 5 only call these: each is built here from synthetic results of the shapes the
 # experiments return, and checked for the panels, lines, legends and titles the captions describe.
 L_CHAIN = 7

@@ -144,7 +144,8 @@ def test_the_package_fixes_the_blas_mode_whatever_the_environment_says():
 def test_torch_free_experiments_do_not_key_on_torch():
     k, record = results.keys_for(chain_grids.EXPERIMENT, [{"simulate": {"steps": 1}, "keep": ["load"]}])[0]
     assert "torch" not in record["versions"] and record["device"] is None and record["dtype"] is None
-    assert set(record["modules"]) == {"springblock.chain", "springblock.theory", "springblock.experiments.chain_grids"}
+    assert set(record["modules"]) == {"springblock.chain", "springblock.theory", "springblock.shape",
+                                      "springblock.experiments.chain_grids"}
 
 
 # ------------------------------------------------------------------ the orchestrator
@@ -235,13 +236,14 @@ def test_an_unrecorded_thread_count_is_tried_at_one_thread(monkeypatch):
     assert row["agrees"] is False and 1 not in asked
 
 
-def test_scale_tag_reaches_the_run_log(isolated_cache):
-    from springblock import scales
-
-    scales.check("cpu", "quick", 0)
+def test_tags_reach_the_run_log_lines_written_inside_their_block_only(isolated_cache):
     exp, _ = _counting("toy_tag")
-    results.run(exp, [{"x": 5}], progress=False)
-    assert results.run_log()[-1]["scale"] == "quick"
+    with results.tagged(scale="quick"), results.tagged(parent="abc"):
+        results.run(exp, [{"x": 5}], progress=False)
+    results.run(exp, [{"x": 6}], progress=False)
+    inside, outside = results.run_log()[-2:]
+    assert inside["scale"] == "quick" and inside["parent"] == "abc"
+    assert "scale" not in outside and "parent" not in outside
 
 
 def test_an_experiment_that_loses_a_result_is_an_error(isolated_cache):
@@ -367,3 +369,11 @@ def test_stack_puts_each_field_on_the_grid():
     assert out["a"][1, 2, 0] == 5 and out["b"][0, 1] == 1
     with pytest.raises(ValueError, match="cannot fill a grid of shape"):
         results.stack(found, (4, 2))
+
+
+def test_stack_takes_only_the_named_fields_casts_them_and_names_a_missing_one():
+    found = [{"a": np.full(2, i, np.float32), "ragged": np.arange(i + 1)} for i in range(4)]  # "ragged" cannot stack
+    out = results.stack(found, (2, 2), ["a"], dtype=float)
+    assert list(out) == ["a"] and out["a"].dtype == np.float64 and out["a"][1, 0, 0] == 2
+    with pytest.raises(KeyError, match=r"no field\(s\) \['b'\]"):
+        results.stack(found, (2, 2), ["a", "b"])

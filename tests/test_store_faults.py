@@ -218,6 +218,20 @@ def test_a_run_too_large_for_any_machine_is_refused_before_any_work(isolated_cac
     assert time.perf_counter() - start < 5
 
 
+@pytest.mark.parametrize("run", ["fig1 panel", "metric comparison"])
+def test_an_empty_training_set_is_named_as_such_not_as_a_bad_batch_size(isolated_cache, small, run):
+    import dataclasses
+
+    from springblock.experiments import architectures, fig1
+
+    empty = dataclasses.replace(small, x_train=small.x_train[:0], y_train=small.y_train[:0])
+    call = {"fig1 panel": lambda: fig1.run_panel("noise", alphas=[0.0], values=[0.0], seeds=1, epochs=1, data=empty),
+            "metric comparison": lambda: architectures.metric_comparison(alphas=[0.0], dropouts=[0.0], seeds=1,
+                                                                          epochs=1, data=empty)}[run]
+    with pytest.raises(ValueError, match=r"data.x_train must have shape \(N, d\) with N >= 1; got \(0, "):
+        call()
+
+
 # ------------------------------------------------------------------ 7. cache verify's sample
 def test_cache_verify_samples_at_random_prints_its_seed_and_refuses_empty_samples(one_result, capsys):
     assert cli.main(["cache", "verify", "--sample", "1"]) == 0

@@ -35,7 +35,7 @@ def test_claim2_eq7_closed_form():
     d = th.elongations(th.load_from_positions(th.equilibrium(L, K, Y, mu_r), Y))
     np.testing.assert_allclose(d, np.linspace(0.055, 0.195, 8), atol=1e-15)
     np.testing.assert_allclose(np.diff(d), mu_r / K, atol=1e-15)
-    load = th.load_curve(L, K, Y, mu_r)
+    load = th.uniform_force_load(L, K, Y, mu_r)
     np.testing.assert_allclose(load, th.load_from_positions(th.equilibrium(L, K, Y, mu_r), Y), atol=1e-15)
     np.testing.assert_allclose(np.diff(load, 2), -mu_r / K, atol=1e-15)  # concave
     assert th.curvature(load) == pytest.approx(-(L - 1) * mu_r / K, abs=1e-15)
@@ -147,7 +147,7 @@ def test_eq8_shapes_follow_the_sign_of_mu_r_minus_mu_l():
 
 def test_friction_from_load_inverts_load_curve_and_curvature_matches():
     mu = np.linspace(-0.03, 0.03, 7)
-    load = th.load_curve(L, 2.0, 1.5, mu)
+    load = th.uniform_force_load(L, 2.0, 1.5, mu)
     np.testing.assert_allclose(th.friction_from_load(load, 2.0), mu, atol=1e-14)
     np.testing.assert_allclose(th.curvature(load), th.predicted_curvature(L, 2.0, mu), atol=1e-14)
 
@@ -156,7 +156,7 @@ def test_friction_from_load_inverts_load_curve_and_curvature_matches():
 def test_claim13_energy_closed_form_and_minimum():
     mu = np.linspace(-0.035, 0.035, 71)
     for k, y in [(1.0, 1.0), (0.5, 2.0)]:
-        U = th.energy(th.load_curve(L, k, y, mu), k)
+        U = th.energy(th.uniform_force_load(L, k, y, mu), k)
         np.testing.assert_allclose(U, th.energy_closed_form(L, k, y, mu), rtol=1e-12)
         assert np.argmin(U) == 35 and mu[35] == pytest.approx(0.0, abs=1e-15)  # only at equiseparation
         assert np.all(U[np.abs(mu) > 1e-12] > U[35])

@@ -120,6 +120,13 @@ def content_hash(data) -> str:
     return h.hexdigest()
 
 
+def full_batch(data) -> int:
+    """The size of ``data``'s training set (a full-batch run's batch size), once :func:`check_dataset`
+    has refused unusable data, so an empty training set is named as such, not as a bad batch size."""
+    check_dataset(data)
+    return len(data.x_train)
+
+
 def check_dataset(data) -> int:
     """Refuse unusable data before any work; return the class count C.
 

@@ -37,10 +37,9 @@ def _job(exp, configs, data, device, dtype, root, label, parent: str | None = No
 
     if threads is not None:
         torch.set_num_threads(threads)
-    if parent is not None:
-        results.TAGS["parent"] = parent
-    found = results.run(exp, configs, data=data, device=device, dtype=dtype, root=root, progress=False,
-                        label=label)
+    with results.tagged(**({"parent": parent} if parent is not None else {})):
+        found = results.run(exp, configs, data=data, device=device, dtype=dtype, root=root, progress=False,
+                            label=label)
     return found.computed
 
 

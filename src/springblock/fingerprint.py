@@ -13,7 +13,7 @@ import hashlib
 import importlib.util
 import json
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 PACKAGE = "springblock"
 # Modules whose code is not fingerprinted, because nothing they do can change a stored number
@@ -110,25 +110,29 @@ def _is_module(name: str) -> bool:
         return False
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> tuple[set[str], set[str]]:
-    """(springblock modules, top-level external libraries) imported anywhere in ``tree``."""
-    ours, libs = set(), set()
+def imported_names(nodes: Iterable[ast.AST], module: str, is_package: bool) -> Iterator[str]:
+    """Absolute names that the import statements among ``nodes`` (of ``module``'s source) name: each
+    imported module, and for ``from m import a`` both ``m`` and ``m.a`` (``a`` may be a submodule)."""
     package = module if is_package else module.rpartition(".")[0]
-    for node in ast.walk(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
+            yield from (a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = importlib.util.resolve_name("." * node.level + (node.module or ""), package) if node.level \
                 else node.module or ""
-            names = [base] + [f"{base}.{a.name}" for a in node.names]
+            yield base
+            yield from (f"{base}.{a.name}" for a in node.names)
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> tuple[set[str], set[str]]:
+    """(springblock modules, top-level external libraries) imported anywhere in ``tree``."""
+    ours, libs = set(), set()
+    for n in imported_names(ast.walk(tree), module, is_package):
+        if n == PACKAGE or n.startswith(PACKAGE + "."):
+            if _is_module(n):
+                ours.add(n)
         else:
-            continue
-        for n in names:
-            if n == PACKAGE or n.startswith(PACKAGE + "."):
-                if _is_module(n):
-                    ours.add(n)
-            else:
-                libs.add(n.split(".")[0])
+            libs.add(n.split(".")[0])
     ours.discard(PACKAGE)  # the package's __init__ holds no numerics
     return ours - NOT_FINGERPRINTED, libs
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 
-from . import claims, derived, experiments, results, scales
+from . import auto, claims, derived, experiments, results, scales
 
 FIG1 = tuple(f"fig1_{n}" for n in ("noise", "lr", "dropout", "batch"))
 
@@ -180,9 +180,10 @@ class Row:
 
 def rows(res: dict, scale: str, paper_res: dict | None = None, chapter_scale: dict[str, str] | None = None) -> list[Row]:
     """The ledger: every claim, its counterfactual, budget and provenance, each evaluated at the scale
-    its chapter ran at — ``chapter_scale[chapter]`` ("paper": on ``paper_res``, the paper-scale results,
-    e.g. ``gather("paper", cached_only=True)``; else on ``res``, computed at ``scale``) — and, where
-    the other set holds its results, its verdict there too."""
+    its chapter (or its chapter's section) ran at — ``chapter_scale[claim id]``, else
+    ``chapter_scale[chapter]`` ("paper": on ``paper_res``, the paper-scale results, e.g.
+    ``gather("paper", cached_only=True)``; else on ``res``, computed at ``scale``) — and, where the
+    other set holds its results, its verdict there too."""
     missing = set(claims.CLAIMS) - set(INPUTS)
     if missing:
         raise KeyError(f"claims without ledger inputs: {sorted(missing)}")
@@ -190,7 +191,7 @@ def rows(res: dict, scale: str, paper_res: dict | None = None, chapter_scale: di
     sets = {scale: res} if paper_res is None or scale == "paper" else {scale: res, "paper": paper_res}
     out = []
     for cid, c in claims.CLAIMS.items():
-        first = "paper" if chapter_scale.get(c.where) == "paper" and "paper" in sets else scale
+        first = "paper" if chapter_scale.get(cid, chapter_scale.get(c.where)) == "paper" and "paper" in sets else scale
         order = [first] + [s for s in sets if s != first]
         held = [s for s in order if _has(cid, sets[s])]
         if not held:
@@ -213,11 +214,11 @@ def build(scale: str, device: str = "cpu", seed: int = 0) -> list[Row]:
     from . import validate
 
     validate.choice("scale", scale, scales.SCALES + (scales.AUTO,))
-    per = scales.chapter_scales(scale)
+    per = {cid: auto.scale_of(c.where, experiments_of(cid), scale) for cid, c in claims.CLAIMS.items()}
     base = "default" if scale == scales.AUTO else scale
     paper = None if base == "paper" else gather("paper", device, seed, cached_only=True)
     at_base = [cid for cid, c in claims.CLAIMS.items()
-               if per.get(c.where, base) != "paper" or paper is None or not _has(cid, paper)]
+               if per[cid] != "paper" or paper is None or not _has(cid, paper)]
     names = {key for cid in at_base for key in INPUTS[cid].values()}
     res = gather(base, device, seed, names=names) if names else {}
     res = {**gather(base, device, seed, cached_only=True), **res}  # the rest only where already stored

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Mapping
 
 from . import scales
 
@@ -97,13 +98,16 @@ def columns_phrase(drawn: int, of: int) -> str:
     return f"all {of} of their columns" if drawn == of else f"{drawn} of their {of} columns"
 
 
-def glue_budgets(run: scales.RunParams) -> None:
+def glue_budgets(run: scales.RunParams | Mapping[str, scales.RunParams]) -> None:
     """Glue ``budget_<experiment>`` (:func:`budget_phrase`) for every experiment at the chapter's
-    scale, so that each figure's caption says the budget it was drawn at."""
+    scale, so that each figure's caption says the budget it was drawn at. ``run`` may map experiment
+    names to their sections' RunParams (:func:`springblock.scales.check_sections`): those are glued
+    at their own section's scale."""
     from myst_nb import glue
 
-    for name in scales.EXPERIMENTS:
-        glue(f"budget_{name}", budget_phrase(name, run.scale), display=False)
+    per = run if isinstance(run, Mapping) else dict.fromkeys(scales.EXPERIMENTS, run)
+    for name, r in per.items():
+        glue(f"budget_{name}", budget_phrase(name, r.scale), display=False)
 
 
 def glue_outcome(prefix: str, outcome, says: dict | None = None) -> None:

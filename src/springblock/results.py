@@ -127,11 +127,23 @@ class Results(list):
     computed: int = 0
 
 
-TAGS: dict[str, str] = {}  # added to every run-log line (``scales.check`` records the scale it was called with)
+# What every run-log line written inside a :func:`tagged` block carries (the scale an experiment was
+# computed at; a job's submitting run): scoped to the block, never a module-wide setting.
+_TAGS: contextvars.ContextVar[dict] = contextvars.ContextVar("springblock_run_tags", default={})  # noqa: B039 - never mutated
+
+
+@contextlib.contextmanager
+def tagged(**tags: str):
+    """Every run-log line written in this block carries ``tags`` (inner blocks add to outer ones)."""
+    token = _TAGS.set({**_TAGS.get(), **tags})
+    try:
+        yield
+    finally:
+        _TAGS.reset(token)
 
 
 def _log_run(root: Path, entry: dict) -> None:
-    entry = {**TAGS, **entry}
+    entry = {**_TAGS.get(), **entry}
     path = root / "runs.jsonl"
     with Store("runs", root).lock("runs-log"):  # one writer at a time
         with open(path, "a", encoding="utf-8") as fh:
@@ -225,13 +237,21 @@ def recording():
         _RECORDERS.reset(token)
 
 
-def stack(found: Sequence[Mapping], shape: tuple) -> dict:
+def stack(found: Sequence[Mapping], shape: tuple, fields: Sequence[str] | None = None, dtype=None) -> dict:
     """Each field of the per-result dicts ``found`` (in grid order) stacked into ``shape`` + the
-    field's own shape: how a grid of results becomes one array per field."""
+    field's own shape: how a grid of results becomes one array per field. ``fields``: only these
+    (default: every field of the first result); ``dtype``: cast to it (default: kept)."""
     if len(found) != int(np.prod(shape, dtype=int)):
         raise ValueError(f"stack: {len(found)} results cannot fill a grid of shape {tuple(shape)}")
-    return {k: np.stack([np.asarray(f[k]) for f in found]).reshape(*shape, *np.asarray(found[0][k]).shape)
-            for k in found[0]}
+    fields = list(found[0]) if fields is None else list(fields)
+    missing = [k for k in fields if k not in found[0]]
+    if missing:
+        raise KeyError(f"stack: the results have no field(s) {missing}; they have {sorted(found[0])}")
+    out = {}
+    for k in fields:
+        arr = np.stack([np.asarray(f[k], dtype=dtype) for f in found])
+        out[k] = arr.reshape(*shape, *arr.shape[1:])
+    return out
 
 
 def run(exp: Experiment, configs: Sequence[Mapping], *, data=None, device="cpu", dtype="float32",

@@ -42,8 +42,6 @@ CHAPTERS = {  # the experiments each chapter reads: what its scale "auto" resolv
     "06_other_networks": ("gen_cnn", "gen_linear", "gen_regression"),
     "07_beyond": ("fig4_dynamics", "gen_probe", "gen_control"),
 }
-
-
 @dataclass(frozen=True)
 class RunParams:
     """The validated contents of a chapter's ``parameters`` cell."""
@@ -57,13 +55,14 @@ class RunParams:
 MAX_SEED = 2**32 - 1  # a base seed; the package adds cell and seed offsets, and torch takes 64-bit seeds
 
 
-def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiments: tuple[str, ...] = ()) -> RunParams:
+def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiments: tuple[str, ...] = (),
+          show: bool = True) -> RunParams:
     """Validate the parameters-cell values; raise ValueError naming the bad one.
 
     ``scale="auto"`` (what the README's book build uses) resolves to "paper" when every one of
     ``experiments`` — those the chapter reads — is held under the current code's keys by the shipped
     results (or the cache), so the chapter shows the paper's budget without training; otherwise to
-    "default", the CPU budget. The choice and its reason are in ``note`` and shown on the page.
+    "default", the CPU budget. The choice and its reason are in ``note`` and, with ``show``, on the page.
     """
     from . import validate
 
@@ -78,68 +77,27 @@ def check(device: str = "cpu", scale: str = "default", seed: int = 0, experiment
         resolve_device(device)  # fail fast, before any work
     note = ""
     if scale == AUTO:
-        scale, note = resolve(tuple(experiments))
-        _show(note)
-    from . import results
+        from . import auto
 
-    results.TAGS["scale"] = scale  # the run log says at which scale results were computed
+        scale, note = auto.resolve(tuple(experiments))
+        if show:
+            auto.show(note)
     return RunParams(device, scale, seed, note)
 
 
-def resolve(experiments: tuple[str, ...]) -> tuple[str, str]:
-    """What scale "auto" means for a chapter reading ``experiments``, and the sentence that says why."""
-    from . import fill
+def check_sections(device: str, scale: str, seed: int, chapter: str) -> dict[str, RunParams]:
+    """:func:`check` for each section of ``chapter`` (:data:`springblock.auto.SECTIONS`), each
+    resolving "auto" on its own experiments: experiment name -> its section's RunParams. One note on
+    the page says which sections are drawn at which scale."""
+    from . import auto
 
-    if not experiments:
-        return "default", "This chapter runs at the CPU budget (scale `default`)."
-    rows = fill.status("paper", names=experiments)
-    missing = [r.experiment for r in rows if r.missing != 0]
-    if not missing:
-        return "paper", ("This chapter is drawn at the paper's scale (its grids and seeds), from the paper-scale "
-                         "results that ship with the package: nothing was trained to build it.")
-    return "default", (f"This chapter runs at the CPU budget (scale `default`): the shipped paper-scale results do "
-                       f"not hold {_and([TITLES[m] for m in missing])} under the current code's keys yet.")
-
-
-def chapter_scales(scale: str) -> dict[str, str]:
-    """The scale each chapter runs at in a build at ``scale``: "auto" resolves per chapter, as the
-    chapter itself does (:func:`resolve`); any other scale is every chapter's."""
-    if scale != AUTO:
-        return {ch: scale for ch in CHAPTERS}
-    return {ch: resolve(names)[0] for ch, names in CHAPTERS.items()}
-
-
-def chapters_at(per: dict[str, str]) -> str:
-    """``chapter_scales``'s answer in words: "chapters 2–4 at scale paper, chapters 1 and 5–7 at scale default"."""
-    groups: dict[str, list[int]] = {}
-    for ch, s in per.items():
-        groups.setdefault(s, []).append(int(ch[:2]))
-    return ", ".join(f"{_spans(sorted(ns))} at scale {s}" for s, ns in groups.items())
-
-
-def _spans(ns: list[int]) -> str:
-    runs, start = [], ns[0]
-    for a, b in zip(ns, ns[1:] + [None]):
-        if b != a + 1:
-            runs.append(f"{start}" if start == a else f"{start}–{a}")
-            start = b
-    word = "chapter" if len(ns) == 1 else "chapters"
-    return f"{word} " + (runs[0] if len(runs) == 1 else ", ".join(runs[:-1]) + " and " + runs[-1])
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
-
-
-def _show(note: str) -> None:
-    """Put ``note`` on the page when running in a notebook (nothing elsewhere)."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import Markdown, display
-    except ImportError:
-        return
-    if get_ipython() is not None:
-        display(Markdown(f"*{note}*"))
+    runs = {}
+    for group in auto.groups(chapter):
+        run = check(device, scale, seed, experiments=group, show=False)
+        runs.update(dict.fromkeys(group, run))
+    if scale == AUTO:
+        auto.show(auto.sections_note(runs))
+    return runs
 
 
 @dataclass(frozen=True)

@@ -131,9 +131,9 @@ def summary_sentence(rows, processor: str, cores: int, scale: str) -> str:
     if scale != "auto":
         where = f"scale {scale}"
     else:
-        from . import scales
+        from . import auto
 
-        where = f"scale auto ({scales.chapters_at(scales.chapter_scales('auto'))}; each chapter says so at its top)"
+        where = f"scale auto ({auto.chapters_at(auto.chapter_scales('auto'))}; each chapter says so at its top)"
     out = (f"This build executed {len(rows)} pages at {where} on {processor} with {cores} cores, in "
            f"{total / 60:.1f} minutes of notebook execution.")
     if failed:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import ndtr  # standard normal CDF
 
-from . import validate
+from . import shape, validate
 
 NOISES = ("gaussian", "truncated", "uniform")
 
@@ -86,7 +86,7 @@ def load_from_positions(x, y=1.0):
     return np.asarray(y, float)[..., None] - pad
 
 
-def load_curve(L, k=1.0, y=1.0, mu_bar=0.0):
+def uniform_force_load(L, k=1.0, y=1.0, mu_bar=0.0):
     """Load curve of a chain frozen at uniform force ``μ̄`` on every block (``(..., L+1)``).
 
     ``λ_ℓ = (L+1-ℓ)[y/(L+1) + μ̄ℓ/(2k)]``: Eq. 7 for ``μ̄ = μ_r``, Eq. 8 for
@@ -100,7 +100,7 @@ def load_curve(L, k=1.0, y=1.0, mu_bar=0.0):
 
 def large_noise_load(L, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0):
     """Eq. 8: the load curve under large symmetric noise, ``μ̄ = (μ_r - μ_l)/2``."""
-    return load_curve(L, k, y, zero_drift_force(mu_r, mu_l))
+    return uniform_force_load(L, k, y, zero_drift_force(mu_r, mu_l))
 
 
 # ------------------------------------------------------------------ effective friction
@@ -162,14 +162,13 @@ def elongations(load):
     return np.concatenate([-np.diff(load, axis=-1), load[..., -1:]], axis=-1)
 
 
-def curvature(load):
-    """The authors' scalar curvature ``c = (λ_0-λ_1) - (λ_{L-1}-λ_L)``: < 0 concave, > 0 convex."""
-    load = np.asarray(load, float)
-    return (load[..., 0] - load[..., 1]) - (load[..., -2] - load[..., -1])
+# The authors' scalar curvature c = (λ_0-λ_1) - (λ_{L-1}-λ_L) (< 0 concave, > 0 convex): one
+# definition for chains and networks alike, so a chain's c and a network's c are the same number.
+curvature = shape.curvature
 
 
 def predicted_curvature(L, k=1.0, mu_bar=0.0):
-    """Curvature of :func:`load_curve`: ``c = -(L-1) μ̄ / k``."""
+    """Curvature of :func:`uniform_force_load`: ``c = -(L-1) μ̄ / k``."""
     return -(_L(L) - 1) * validate.array("mu_bar", mu_bar) / _k(k)
 
 
@@ -177,7 +176,7 @@ def friction_from_load(load, k=1.0):
     """The uniform force ``μ̄`` a load curve is frozen at: ``k·(d_{L+1} - d_1)/L``.
 
     This is the mean elastic force on the blocks, i.e. ``k`` times the mean elongation increment;
-    it inverts :func:`load_curve` exactly.
+    it inverts :func:`uniform_force_load` exactly.
     """
     d = elongations(load)
     L = d.shape[-1] - 1

@@ -63,7 +63,7 @@ def compute(name: str, ctx: results.RunContext | scales.RunParams | None = None,
     for field in ("device", "seed", "progress", "scale"):
         if field in params and field not in kw:
             kw[field] = getattr(ctx, field)
-    with results.using(ctx):
+    with results.using(ctx), results.tagged(scale=ctx.scale):  # the run log says at which scale
         return fn(**kw)
 
 
@@ -76,7 +76,7 @@ def analyse(name: str, ctx: results.RunContext | scales.RunParams | None, *input
     kw = {**scales.settings(name, ctx.scale)}
     if "seed" in inspect.signature(fn).parameters:
         kw["seed"] = ctx.seed
-    with results.using(ctx):
+    with results.using(ctx), results.tagged(scale=ctx.scale):
         return fn(*inputs, **kw)
 
 

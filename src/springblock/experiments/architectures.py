@@ -8,8 +8,8 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .. import shape, validate
-from ..data import load_dataset
+from .. import results, shape, validate
+from ..data import full_batch, load_dataset
 from ..train import TrainConfig
 from . import mlp
 
@@ -17,14 +17,12 @@ AXES = ("dropout", "lr", "noise")
 
 
 def _diagram(found, shape_: tuple, kinds=("trace",)) -> dict:
-    def grid(name):
-        arr = np.stack([np.asarray(f[name], dtype=float) for f in found])
-        return arr.reshape(*shape_, *arr.shape[1:])
-
-    out = {"acc": grid("test_acc")}
+    grid = results.stack(found, shape_, ["test_acc", *(f"load_{s}_{k}" for k in kinds for s in ("train", "test"))],
+                         dtype=float)
+    out = {"acc": grid["test_acc"]}
     for kind in kinds:
-        out[f"load_{kind}"] = grid(f"load_train_{kind}")
-        out[f"load_test_{kind}"] = grid(f"load_test_{kind}")
+        out[f"load_{kind}"] = grid[f"load_train_{kind}"]
+        out[f"load_test_{kind}"] = grid[f"load_test_{kind}"]
     out["load"], out["rc"] = out["load_trace"], shape.relative_curvature(np.nanmean(out["load_trace"], 2))
     return out
 
@@ -43,7 +41,7 @@ def depth_width(*, depths: Sequence[int], widths: Sequence[int], alphas: Sequenc
     archs = list(dict.fromkeys([(d, base_width) for d in depths] + [(base_depth, w) for w in widths]))
     sl = validate.seeds(seeds, seed)
     data = data if data is not None else load_dataset("mnist")
-    n = len(data.x_train)
+    n = full_batch(data)
     cfgs = [TrainConfig(alpha=a, lr=lr, dropout=p, batch_size=n, epochs=epochs, seed=s, hidden=h, width=w)
             for h, w in archs for a in alphas for p in dropouts for s in sl]
     found = mlp.train(cfgs, data, device=device, progress=progress, executor=executor, label="S5/S6 depth and width")
@@ -64,8 +62,8 @@ def dataset_diagram(name: str, *, alphas: Sequence[float], axis: str, values: Se
     validate.choice("axis", axis, AXES)
     data = load_dataset(name, source=source, size=size, grayscale=grayscale)
     sl = validate.seeds(seeds, seed)
-    base = {"lr": lr} if axis != "lr" else {}
-    cfgs = [TrainConfig(alpha=a, batch_size=len(data.x_train), epochs=epochs, seed=s, optimizer=optimizer,
+    base, n = ({"lr": lr} if axis != "lr" else {}), full_batch(data)
+    cfgs = [TrainConfig(alpha=a, batch_size=n, epochs=epochs, seed=s, optimizer=optimizer,
                         **base, **{axis: v}) for a in alphas for v in values for s in sl]
     found = mlp.train(cfgs, data, device=device, progress=progress, executor=executor, label=f"{name} {axis} diagram")
     out = _diagram(found, (len(alphas), len(values), len(sl)))
@@ -84,8 +82,8 @@ def metric_comparison(*, alphas: Sequence[float], dropouts: Sequence[float], see
     These networks train and are measured in float64: in float32 the product of seven layers is
     conditioned badly enough for the pseudo-inverse's cut-off to make the inverse curve drift."""
     data = data if data is not None else load_dataset("mnist")
-    sl = validate.seeds(seeds, seed)
-    cfgs = [TrainConfig(alpha=a, dropout=p, batch_size=len(data.x_train), epochs=epochs, seed=s)
+    sl, n = validate.seeds(seeds, seed), full_batch(data)
+    cfgs = [TrainConfig(alpha=a, dropout=p, batch_size=n, epochs=epochs, seed=s)
             for a in alphas for p in dropouts for s in sl]
     kinds = ("trace", "pinv", "inverse")
     found = mlp.train(cfgs, data, device=device, dtype=torch.float64, kinds=kinds, progress=progress,

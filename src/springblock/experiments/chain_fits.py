@@ -35,7 +35,7 @@ def chain_fits(history: dict, epochs, *, realisations: int, candidates: int, rou
                  candidates=validate.integer("candidates", candidates, 2), rounds=validate.integer("rounds", rounds, 0),
                  seed=validate.integer("seed", seed, 0)) for k in names]
     found = results.run(EXPERIMENT, cfgs, progress=False, label="chain fits")
-    out = {k: np.stack([np.asarray(f[k]) for f in found]) for k in found[0]}
+    out = results.stack(found, (len(names),))
     out.update(names=np.array(names), epochs=np.asarray(epochs, float), param_names=np.array(PARAMS),
                bound_names=np.array(fit.PARAMS), rc_observed=shape.relative_curvature(out["observed"][:, -1]))
     return out

@@ -69,7 +69,7 @@ def fig2_simulation(mu: float, sigma: float, eta: float, steps: int, record_ever
                    mu_r=mu, mu_l=mu, sigma=sigma, dt=eta, steps=steps, realisations=realisations,
                    record_every=record_every, seed=seed)
     return {"times": out["times"], "trajectory": out["trajectory"][0], "mean_trajectory": out["mean_trajectory"],
-            "mean_load": out["mean_load"], "linear": theory.load_curve(L, K, Y, 0.0), "realisations": realisations}
+            "mean_load": out["mean_load"], "linear": theory.uniform_force_load(L, K, Y, 0.0), "realisations": realisations}
 
 
 def phase_diagram(mu_r, mu_l: float, sigma, realisations: int, steps: int, dt: float, dtype: str,

@@ -147,11 +147,11 @@ def compare_with_fixed(*, dropouts: Sequence[float], seeds, epochs: int, every: 
                  gain_p=gain_p, gain_i=gain_i, p_max=p_max, target=target, alpha=validate.real("alpha", alpha, 0, 1),
                  lr=validate.real("lr", lr, 0, lo_open=True), hidden=hidden, width=width, seed=s) for s in sl]
     found = results.run(EXPERIMENT, cfgs, data=data, device=device, progress=progress, label="load-guided dropout")
-    stack = lambda k: np.stack([np.asarray(f[k]) for f in found])  # (S, P+1)
-    val, test, rc = stack("val_acc"), stack("test_acc"), stack("rc")
+    runs = results.stack(found, (len(sl),), ["val_acc", "test_acc", "rc", "ctrl_p", "ctrl_rc_traj"])  # (S, ...)
+    val, test, rc = runs["val_acc"], runs["test_acc"], runs["rc"]  # (S, P+1): the fixed rates, then the controller
     out = {"dropouts": np.array(dropouts), "seeds": np.array(sl), "fixed_val": val[:, :-1].T, "fixed_test": test[:, :-1].T,
            "ctrl_val": val[:, -1], "ctrl_test": test[:, -1], "fixed_rc": rc[:, :-1].T, "ctrl_rc": rc[:, -1],
-           "ctrl_p": stack("ctrl_p"), "ctrl_rc_traj": stack("ctrl_rc_traj"), "traj_epochs": np.asarray(found[0]["traj_epochs"])}
+           "ctrl_p": runs["ctrl_p"], "ctrl_rc_traj": runs["ctrl_rc_traj"], "traj_epochs": np.asarray(found[0]["traj_epochs"])}
     best = int(np.argmax(out["fixed_val"].mean(1)))  # chosen on the validation split
     oracle = int(np.argmax(out["fixed_test"].mean(1)))
     diff, odiff = out["ctrl_test"] - out["fixed_test"][best], out["ctrl_test"] - out["fixed_test"][oracle]

@@ -13,8 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .. import shape, validate
-from ..data import load_dataset
+from .. import results, shape, validate
+from ..data import full_batch, load_dataset
 from ..train import MEASURED_KINDS, NORMS, TrainConfig
 from . import mlp
 
@@ -158,7 +158,7 @@ def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], s
     never by the scale, so scales share whatever cells they have in common. ``label``: how the run
     log names the run (default "fig1 <panel>", with the normalisation if it is not BatchNorm).
     """
-    n_train = len(data.x_train) if data is not None else 2560
+    n_train = full_batch(data) if data is not None else 2560
     cfgs = panel_configs(panel, alphas=alphas, values=values, seeds=seeds, epochs=epochs, seed=seed,
                          n_train=n_train, norm=norm)  # validated before any data is loaded
     data = data if data is not None else load_dataset("mnist")
@@ -166,12 +166,9 @@ def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], s
     found = mlp.train(cfgs, data, device=device, progress=progress, executor=executor, root=root,
                       label=label or f"fig1 {panel}" + ("" if norm == "batch" else f" ({norm})"), cached_only=cached_only)
     shape_ = (len(alphas), len(values), len(seed_list))
-
-    def grid(name):
-        arr = np.stack([np.asarray(f[name], dtype=float) for f in found])
-        return arr.reshape(*shape_, *arr.shape[1:])
-
-    load = {f"{split}_{kind}": grid(f"load_{split}_{kind}") for split in SPLITS for kind in MEASURED_KINDS}
+    loads = {f"{split}_{kind}": f"load_{split}_{kind}" for split in SPLITS for kind in MEASURED_KINDS}
+    grid = results.stack(found, shape_, ["test_acc", "train_acc", "epochs_run", *loads.values()], dtype=float)
+    load = {name: grid[field] for name, field in loads.items()}
     # a network whose load curve is not finite (blown up, or collapsed features) has no shape: it is
     # left out of every seed average, and counted (PanelResult.diverged), never averaged in silently
     diverged = np.zeros(shape_, bool)
@@ -180,7 +177,7 @@ def run_panel(panel: str, *, alphas: Sequence[float], values: Sequence[float], s
     for v in load.values():
         v[diverged] = np.nan
     return PanelResult(PANELS[panel], np.array(alphas, float), np.array(values, float), np.array(seed_list),
-                       grid("test_acc"), grid("train_acc"), load, grid("epochs_run"), norm, found.computed,
+                       grid["test_acc"], grid["train_acc"], load, grid["epochs_run"], norm, found.computed,
                        diverged)
 
 

@@ -40,6 +40,8 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
                                  np.nanmax(shading) if vmax is None else vmax)
     cm = plt.get_cmap(cmap)
     shown = shape.normalised(curves) if normalise else curves
+    # column labels tilt together (all or none), so one long label does not lean alone
+    tilt = 45 if col_labels is not None and any(len(str(c)) > 4 for c in col_labels) else 0
     for i in range(rows):
         for j in range(cols):
             ax = axes[i, j]
@@ -60,7 +62,7 @@ def phase_panel(fig, curves, shading=None, row_labels=None, col_labels=None, *, 
                     label += f"\n{row_ends[0] if i == 0 else row_ends[1]}"
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8.5, labelpad=3)
             if col_labels is not None and i == rows - 1:
-                ax.set_xlabel(str(col_labels[j]), fontsize=8, labelpad=2, rotation=45 if len(str(col_labels[j])) > 4 else 0)
+                ax.set_xlabel(str(col_labels[j]), fontsize=8, labelpad=2, rotation=tilt)
     if xlabel or letter:
         fig.supxlabel(" ".join(t for t in (f"({letter})" if letter else "", xlabel or "") if t), fontsize=9.5)
     if ylabel:

@@ -44,7 +44,7 @@ def noise_sweep_figure(sweep, *, L, k, y, mu_r, mu_l):
     show = _picked(sigmas, (0.01, 0.05))
     fig, (a, b) = plt.subplots(1, 2, figsize=(style.WIDTH, 3.4))
     load_curves(a, sweep["independent_load"][0, show], of="chain", labels=_sigma_labels(sigmas, show), legend=False)
-    a.plot(np.arange(L + 1), theory.load_curve(L, k, y, mu_r), "k:", lw=1.2, label="Eq. 7")
+    a.plot(np.arange(L + 1), theory.uniform_force_load(L, k, y, mu_r), "k:", lw=1.2, label="Eq. 7")
     a.plot(np.arange(L + 1), theory.large_noise_load(L, k, y, mu_r, mu_l), "k--", lw=1.2, label="Eq. 8")
     a.legend(fontsize=8, loc="lower left")
     a.set_title(f"mean load curves, $\\mu_r={mu_r:g} < \\mu_l={mu_l:g}$", fontsize=9.5)
@@ -123,7 +123,7 @@ def langevin_loads_figure(lang, stored, *, L, k, y):
         loads = lang[f"s14_load_{conv}"]
         load_curves(ax, loads, of="chain", colors=["0.8"] * len(loads), marker=None, lw=0.7, legend=False)
         load_curves(ax, loads.mean(0), of="chain", labels=["mean"], colors=[style.LOAD_RED],
-                    theory=theory.load_curve(L, k, y, 0.0), theory_label="linear", legend=False)
+                    theory=theory.uniform_force_load(L, k, y, 0.0), theory_label="linear", legend=False)
         ax.plot(np.arange(1, L + 1), stored, "kx", label="authors' stored run")
         ax.set_title(name, fontsize=9.5)
     axes[1].set_ylabel("")
