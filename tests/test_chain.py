@@ -474,7 +474,7 @@ def test_other_bad_input_is_named(kwargs, name):
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(L=0), r"L must be an integer in \[1, inf"),
+    (dict(L=0), r"L must be an integer in \[1, 1000000\]"),
     (dict(steps=-1), r"steps must be an integer in \[0, inf"),
     (dict(dt=-0.1), r"dt must lie in \(0, inf"),
     (dict(seed=-1), r"seed must be an integer in \[0, inf.*got -1"),
@@ -526,3 +526,19 @@ def test_unstable_limit_is_sharp():
 def test_parameters_that_do_not_broadcast():
     with pytest.raises(ValueError, match="broadcast"):
         chain.simulate(mu_r=np.zeros(3), sigma=np.zeros(4), steps=1)
+
+
+@pytest.mark.parametrize("kwargs, says", [
+    (dict(L=2**40), "L must be an integer in \\[1, 1000000\\]"),
+    (dict(realisations=2**40), "would hold .* GiB of chain state"),
+    (dict(L=5000, realisations=10**6), "would hold .* GiB of chain state"),
+])
+def test_a_run_too_large_for_memory_is_refused_before_anything_is_allocated(kwargs, says):
+    with pytest.raises(ValueError, match=says):
+        chain.simulate(steps=10, **kwargs)
+
+
+@pytest.mark.parametrize("kwargs, name", [(dict(k=-1.0), "k"), (dict(k=np.nan), "k"), (dict(gamma=0.0), "gamma")])
+def test_max_stable_dt_names_a_bad_parameter(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        chain.max_stable_dt(7, **kwargs)

@@ -266,6 +266,14 @@ def test_cache_verify_samples_at_random_prints_its_seed_and_refuses_empty_sample
     (["run", "fig1", "--scale", "quick", "--executor", "local", "--partition", "gpu"], "--partition names a SLURM"),
     (["run", "fig1", "--scale", "quick", "--seed", str(2**70)], "seed must be an integer in [0, 4294967295]"),
     (["run", "fig4", "--scale", "quick", "--panel", "noise"], "--panel chooses Fig. 1 panels"),
+    # found by scripts/probe_bad_inputs.py
+    (["shipped", "--cache-dir", "/no/such/cache", "status"], "/no/such/cache does not exist"),
+    (["shipped", "--cache-dir", "/etc/passwd", "status"], "/etc/passwd is not a folder"),
+    (["shipped", "--cache-dir", "/tmp", "verify"], "--cache-dir: shipped verify recomputes"),
+    (["book", "--scale", "quick", "--out", ""], "--out: must name a folder"),
+    (["cache", "import", ""], "the archive to import must be a file name"),
+    (["plot", "fig1", "--out", "/etc/passwd/x.png"], "--out: /etc/passwd is a file, not a folder"),
+    (["plot", "fig1", "--out", "x.png", "--cache-dir", "/no/such/cache"], "/no/such/cache does not exist"),
 ])
 def test_options_that_would_do_nothing_or_the_wrong_thing_are_refused_by_name(isolated_cache, capsys, argv, says):
     try:
@@ -305,3 +313,16 @@ def test_export_is_all_or_nothing(one_result, tmp_path, monkeypatch):
         inventory.export(out)
     assert out.read_bytes() == b"an older archive"  # neither truncated nor replaced
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cache", "results.tar.gz"]  # no temporary left
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("executor", "local", "RunContext.executor must be None"),
+    ("cached_only", "no", "RunContext.cached_only must be True or False"),
+    ("progress", "no", "RunContext.progress must be True or False"),
+    ("root", "", "RunContext.root must be a folder"),
+    ("device", "tpu", "RunContext.device must be one of"),
+    ("seed", -1, "RunContext.seed must be"),
+])
+def test_a_run_context_is_refused_by_field_before_any_experiment_runs(field, value, says):
+    with pytest.raises(ValueError, match=says):
+        results.RunContext(scale="quick", **{field: value})

@@ -181,3 +181,15 @@ def test_bad_noise_name_and_negative_sigma_raise():
     with pytest.raises(ValueError, match="^sigma must be >= 0"):
         th.effective_friction(np.array([0.1, 0.2]), np.array([0.1, -1e-9]))  # any negative entry
     assert th.NOISES == ("gaussian", "truncated", "uniform")
+
+
+@pytest.mark.parametrize("call, says", [
+    (lambda: th.energy("abc"), "load must be numbers"),
+    (lambda: th.load_from_positions("abc"), "x must be numbers"),
+    (lambda: th.friction_from_load([1.0]), "load must have >= 2 points"),
+    (lambda: th.elongations(np.float64(1.0)), "load must have >= 2 points"),
+    (lambda: th.uniform_force_load(2**70), "L must be an integer in"),
+])
+def test_bad_load_curves_and_chain_lengths_are_named(call, says):
+    with pytest.raises(ValueError, match=says):
+        call()

@@ -212,7 +212,22 @@ DEFAULT_GAMMA = {name: s.gamma for name, s in SCHEMES.items() if s.gamma is not 
 def max_stable_dt(L: int, k=1.0, dynamics: str = "overdamped", gamma=None) -> float:
     """Largest time step for which the explicit scheme is linearly stable (strict bound)."""
     scheme = SCHEMES[validate.choice("dynamics", dynamics, DYNAMICS)]
-    return scheme.max_dt(validate.integer("L", L, 1), k, scheme.gamma if gamma is None else gamma)
+    k = validate.array("k", k, 0, lo_open=True)
+    gamma = scheme.gamma if gamma is None else validate.array("gamma", gamma, 0, lo_open=True)
+    return scheme.max_dt(validate.integer("L", L, 1, theory.MAX_BLOCKS), k, gamma)
+
+
+MAX_STATE_BYTES = 8 * 2**30  # the chain state a run may hold (this machine has 24 GiB)
+
+
+def _check_memory(L: int, N: int, itemsize: int, inertial: bool) -> None:
+    """Refuse, before anything is allocated, a run whose state alone would not fit in memory."""
+    rows = (L + 2) + L * (4 if inertial else 2)  # positions with both walls, two scratch arrays, two of velocities
+    need = rows * N * itemsize + 8 * N * 8  # and each chain's eight float64 parameters
+    if need > MAX_STATE_BYTES:
+        raise ValueError(f"L={L} blocks × {N:,} chains (grid cells × realisations) would hold "
+                         f"{need / 2**30:,.1f} GiB of chain state; at most {MAX_STATE_BYTES / 2**30:.0f} GiB: "
+                         "reduce L, realisations or the parameter grid")
 
 
 # ------------------------------------------------------------------ noise
@@ -287,7 +302,7 @@ def simulate(L: int = 7, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0, sigma=0.0, dt: float 
     ``record_every=n`` stores the load curve at steps ``0, n, 2n, ...``. ``dtype="float32"`` is
     twice as fast and ample for curvature at 1e-4; ``float64`` reaches the closed forms to ~1e-14.
     """
-    L, steps = validate.integer("L", L, 1), validate.integer("steps", steps, 0)
+    L, steps = validate.integer("L", L, 1, theory.MAX_BLOCKS), validate.integer("steps", steps, 0)
     realisations = validate.integer("realisations", realisations, 1)
     scheme = SCHEMES[validate.choice("dynamics", dynamics, DYNAMICS)]
     validate.choice("noise", noise, NOISES)
@@ -314,6 +329,7 @@ def simulate(L: int = 7, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0, sigma=0.0, dt: float 
     # grid × realisations flattened into N columns; noisy columns first, so noise-free cells (σ = 0,
     # e.g. a phase diagram's first column) cost no random numbers
     N = int(np.prod(grid)) * realisations
+    _check_memory(L, N, np.dtype(dtype).itemsize, inertial=scheme.gamma is not None)
     flat = {n: np.repeat(np.broadcast_to(a, grid).ravel(), realisations) for n, a in arrays.items()}
     order = np.argsort(flat["sigma"] == 0, kind="stable")
     flat = {n: a[order] for n, a in flat.items()}

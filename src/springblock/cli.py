@@ -120,7 +120,9 @@ def _cmd_plot(args) -> int:
     if out.suffix.lower() not in (".png", ".pdf", ".svg"):
         raise ValueError(f"--out must end in .png, .pdf or .svg, got {args.out!r}")
     if not out.parent.is_dir():
-        raise ValueError(f"--out: folder {out.parent} does not exist")
+        what = "is a file, not a folder" if out.parent.exists() else "does not exist"
+        raise ValueError(f"--out: {out.parent} {what}")
+    cli_args.existing_cache(args.cache_dir)  # plot reads results only: a cache named with --cache-dir must be there
     res = _figure(args, cached_only=True)
     fig = plotting.dynamics_figure(res[0]) if args.figure == "fig4" else plotting.fig1_figure(res, split=args.split)
     fig.savefig(out, dpi=150)
@@ -177,6 +179,8 @@ def _cmd_cache(args) -> int:
             raise ValueError(f"the archive must be a file name ending in .tar.gz or .tgz, got {args.path!r}")
         print(f"exported {inventory.export(args.path, root)} result(s) to {args.path}")
     elif args.action == "import":
+        if not args.path.strip():
+            raise ValueError("the archive to import must be a file name (an exported .tar.gz), got ''")
         out = inventory.import_(args.path, root)
         print(f"imported {len(out['accepted'])}, already present {len(out['present'])}, refused {len(out['refused'])}")
         for name, why in out["refused"][:20]:
@@ -204,6 +208,8 @@ def _cmd_fill(args) -> int:
 
 
 def _span(seconds: float) -> str:
+    if seconds <= 0:
+        return "no time"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{max(1, round(seconds / 60))} min"
 
 
@@ -217,7 +223,7 @@ def _cmd_shipped(args) -> int:
     from . import fill, reproduce, shipped
 
     if args.action == "status":
-        rows = fill.status(args.scale, root=args.cache_dir)
+        rows = fill.status(args.scale, root=cli_args.existing_cache(args.cache_dir))
         mans = shipped.manifests()
         total_cpu = sum(float(m.get("wall_s") or 0) * float(m.get("cores") or 1) for m in mans.values())
         print(f"shipped results in {shipped.folder()}: {len(mans)} experiment(s), "
@@ -227,6 +233,9 @@ def _cmd_shipped(args) -> int:
             counts = "" if r.found is None else f" {r.found} found" + ("" if not r.missing else f", {r.missing} missing")
             print(f"{r.experiment:>20}: {r.state}{counts}{est}" + (f"  [{r.note}]" if r.note and r.missing is None else ""))
         return 0
+    if args.cache_dir is not None:
+        raise ValueError("--cache-dir: shipped verify recomputes shipped results in a temporary cache and reads no "
+                         "other; drop the option (springblock cache --cache-dir DIR verify checks a cache)")
     rows = shipped.verify(args.per_experiment, seed=args.seed, experiments=args.only, max_seconds=args.max_seconds)
     checked = [r for r in rows if "agrees" in r]
     different = [r for r in checked if not r["agrees"]]
@@ -312,7 +321,8 @@ def _add_store_parsers(sub, fmt) -> None:
     book = sub.add_parser("book", help="execute the book's chapters with papermill", formatter_class=fmt,
                           epilog=EXAMPLES)
     cli_args.add_run_params(book)
-    book.add_argument("--out", default="executed", help="output folder for executed .ipynb files (created)")
+    book.add_argument("--out", default="executed", type=cli_args.folder_name,
+                      help="output folder for executed .ipynb files (created)")
     book.add_argument("--only", nargs="+", help="chapter name prefixes, e.g. 01 03_spring_block")
     book.set_defaults(func=_cmd_book)
 

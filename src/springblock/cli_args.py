@@ -42,14 +42,14 @@ def seed_value(text: str) -> int:
     return n
 
 
-def cache_root(text: str) -> str:
+def folder_name(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must name a folder, got an empty string")
     return text
 
 
 def add_cache_dir(p: argparse.ArgumentParser, text: str = "result cache root (default: $SPRINGBLOCK_CACHE)") -> None:
-    p.add_argument("--cache-dir", default=None, type=cache_root, help=text)
+    p.add_argument("--cache-dir", default=None, type=folder_name, help=text)
 
 
 def existing_cache(root):

@@ -210,6 +210,21 @@ class RunContext:
     scale: str = "default"
     progress: bool = True
 
+    def __post_init__(self):  # refused here, by field, before any experiment runs
+        from . import validate
+        from .devices import DEVICES
+
+        for name in ("cached_only", "progress"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"RunContext.{name} must be True or False, got {getattr(self, name)!r}")
+        if self.executor is not None and not callable(getattr(self.executor, "compute", None)):
+            raise ValueError(f"RunContext.executor must be None (compute in this process) or an executor such as "
+                             f"springblock.executors.Executor('local'), got {self.executor!r}")
+        if self.root is not None and not (isinstance(self.root, (str, Path)) and str(self.root).strip()):
+            raise ValueError(f"RunContext.root must be a folder (a str or Path) or None, got {self.root!r}")
+        validate.choice("RunContext.device", self.device, DEVICES)
+        validate.integer("RunContext.seed", self.seed, 0)
+
 
 _CONTEXT: contextvars.ContextVar[RunContext] = contextvars.ContextVar("springblock_run_context", default=RunContext())  # noqa: B039 - frozen
 _RECORDERS: contextvars.ContextVar[tuple] = contextvars.ContextVar("springblock_recorders", default=())

@@ -24,8 +24,19 @@ from . import shape, validate
 NOISES = ("gaussian", "truncated", "uniform")
 
 
+MAX_BLOCKS = 1_000_000  # far past any network's depth; a longer chain is a typo, refused before any work
+
+
 def _L(L) -> int:
-    return validate.integer("L", L, 1)
+    return validate.integer("L", L, 1, MAX_BLOCKS)
+
+
+def _load(load, name: str = "load") -> np.ndarray:
+    """A load curve ``λ_0..λ_L`` (last axis), L >= 1: numbers (NaN propagates), at least two points."""
+    d = validate.numbers(name, load)
+    if d.ndim < 1 or d.shape[-1] < 2:
+        raise ValueError(f"{name} must have >= 2 points (λ_0..λ_L, L >= 1) on its last axis; got shape {d.shape}")
+    return d
 
 
 def _k(k) -> np.ndarray:
@@ -81,7 +92,9 @@ def equilibrium(L, k=1.0, y=1.0, mu_r=0.0):
 
 def load_from_positions(x, y=1.0):
     """Load curve ``λ_0..λ_L = y - (0, x_1..x_L)`` from positions ``x`` (last axis ``L``)."""
-    x = np.asarray(x, float)
+    x = validate.numbers("x", x)
+    if x.ndim < 1 or x.shape[-1] < 1:
+        raise ValueError(f"x must hold the positions x_1..x_L (L >= 1) on its last axis; got shape {x.shape}")
     pad = np.concatenate([np.zeros(x.shape[:-1] + (1,)), x], axis=-1)
     return np.asarray(y, float)[..., None] - pad
 
@@ -158,7 +171,7 @@ def freeze_friction(mu_r, mu_l, bound):
 # ------------------------------------------------------------------ shape and energy of a load curve
 def elongations(load):
     """Spring elongations ``d_1..d_{L+1}`` of a load curve ``λ_0..λ_L`` (last axis)."""
-    load = np.asarray(load, float)
+    load = _load(load)
     return np.concatenate([-np.diff(load, axis=-1), load[..., -1:]], axis=-1)
 
 
