@@ -209,7 +209,7 @@ def test_a_sectioned_chapter_draws_each_section_at_its_own_scale(monkeypatch):
     assert auto.scale_of("06_other_networks", ("gen_linear",), "auto") == "paper"  # the ledger's row for Fig. 5(a)
     assert auto.scale_of("06_other_networks", ("gen_cnn",), "auto") == "default"
     assert auto.scale_of("06_other_networks", ("gen_cnn",), "quick") == "quick"
-    assert auto.chapters_at({"06_f": auto.MIXED}) == "chapter 6 partly at scale paper (each section says which)"
+    assert auto.chapters_at({"06_f": auto.MIXED}) == "chapter 6 partly at scale paper"
     shipped.add("gen_cnn")
     shown.clear()
     assert {r.scale for r in scales.check_sections("cpu", "auto", 0, "06_other_networks").values()} == {"paper"}

@@ -76,7 +76,7 @@ def chapters_at(per: dict[str, str]) -> str:
     groups_: dict[str, list[int]] = {}
     for ch, s in per.items():
         groups_.setdefault(s, []).append(int(ch[:2]))
-    return ", ".join(f"{_spans(sorted(ns))} " + ("partly at scale paper (each section says which)" if s == MIXED
+    return ", ".join(f"{_spans(sorted(ns))} " + ("partly at scale paper" if s == MIXED
                                                   else f"at scale {s}") for s, ns in groups_.items())
 
 
