@@ -10,6 +10,7 @@ from . import scales
 # so one set-up missing from the shipped results does not send the others to the CPU budget.
 SECTIONS = {
     "06_other_networks": (("gen_cnn",), ("gen_linear",), ("gen_regression",)),
+    "07_beyond": (("gen_probe",), ("fig4_dynamics",), ("gen_control",)),
 }
 
 
