@@ -185,3 +185,17 @@ def test_the_definition_finder_sees_functions_and_lambdas():
 def test_pages_only_call_plot_and_explain(path):
     found = [d for c in code_cells(jupytext.read(path)) for d in _definitions(c.source)]
     assert found == [], f"{path.name} defines {found}: numerics and helpers belong in src/springblock/"
+
+
+def test_a_probed_model_and_its_layer_selection_are_named_in_words():
+    from torch import nn
+
+    from springblock import notebooks
+    from springblock.experiments import torchvision_probe
+
+    for arch, name, layers in (("resnet18", "ResNet", "the submodules 1.relu, 1.layer1, 1.layer2, 1.layer3 "
+                                                        "and 1.layer4"), ("mlp", "MLP", "its ReLU layers")):
+        net, selection = torchvision_probe.torchvision_model(arch)
+        assert notebooks.model_name(net) == name and notebooks.layer_selection(selection) == layers
+    assert notebooks.model_name(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.Linear(2, 2))) == "Sequential"
+    assert notebooks.layer_selection(["fc"]) == "the submodule fc"

@@ -76,6 +76,27 @@ SCALE_NAMES = {"quick": "scale quick (a smoke test)", "default": "scale default 
                "paper": "scale paper"}
 
 
+def model_name(net) -> str:
+    """How a page names a probed model: its class, or for a Sequential that only reshapes the input
+    in front of one model (the ResNet-18 behind an Unflatten to images), that model's class."""
+    from torch import nn
+
+    if isinstance(net, nn.Sequential):
+        inner = [m for m in net.children() if any(True for _ in m.parameters())]
+        if len(inner) == 1:
+            return type(inner[0]).__name__
+    return type(net).__name__
+
+
+def layer_selection(layers) -> str:
+    """A probe's ``layers=`` in words: "its ReLU layers" for a type, "the submodules a, b and c"."""
+    if isinstance(layers, type):
+        return f"its {layers.__name__} layers"
+    names = [str(n) for n in layers]
+    return "the submodule " + names[0] if len(names) == 1 else \
+        "the submodules " + ", ".join(names[:-1]) + " and " + names[-1]
+
+
 def budget_phrase(name: str, scale: str) -> str:
     """What a figure of experiment ``name`` was drawn at, for its caption: "scale default (the CPU
     budget): seeds 1 (paper 10), columns 4 of 8", or "the full settings of scale paper" when ``scale``
