@@ -217,3 +217,5 @@ def test_a_sectioned_chapter_draws_each_section_at_its_own_scale(monkeypatch):
     shown.clear()
     assert {r.scale for r in scales.check_sections("cpu", "quick", 0, "06_other_networks").values()} == {"quick"}
     assert shown == []
+    beyond = scales.check_sections("cpu", "auto", 0, "07_beyond")
+    assert beyond["gen_chainfit"] is beyond["fig4_dynamics"]  # the chain fit is drawn at its input's scale

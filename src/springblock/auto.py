@@ -12,6 +12,8 @@ SECTIONS = {
     "06_other_networks": (("gen_cnn",), ("gen_linear",), ("gen_regression",)),
     "07_beyond": (("gen_probe",), ("fig4_dynamics",), ("gen_control",)),
 }
+# An analysis of other results is drawn at the scale of the results it reads.
+ANALYSES = {"gen_chainfit": "fig4_dynamics"}
 
 
 def groups(chapter: str) -> tuple[tuple[str, ...], ...]:

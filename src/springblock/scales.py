@@ -97,6 +97,7 @@ def check_sections(device: str, scale: str, seed: int, chapter: str) -> dict[str
         runs.update(dict.fromkeys(group, run))
     if scale == AUTO:
         auto.show(auto.sections_note(runs))
+    runs.update({a: runs[src] for a, src in auto.ANALYSES.items() if src in runs})
     return runs
 
 
