@@ -295,10 +295,8 @@ def simulate(L: int = 7, k=1.0, y=1.0, mu_r=0.0, mu_l=0.0, sigma=0.0, dt: float 
              synchronous: bool = False, gamma=None, decay=0.0, truncate: float = 2.0,
              seed: int | np.random.Generator | None = None, record_every: int | None = None,
              dtype: str = "float64") -> ChainResult:
-    """Run ``realisations`` chains for every cell of the broadcast parameter grid.
-
-    ``gamma`` defaults to the scheme's (5 for ``second_order``, 1 for Langevin; unused when
-    overdamped). ``seed`` (int >= 0, None or a Generator) and the arguments fix the result bitwise.
+    """Run ``realisations`` chains for every cell of the broadcast parameter grid. ``gamma``: the
+    scheme's (5 second-order, 1 Langevin). ``seed`` (int >= 0, None or a Generator) fixes it bitwise.
     ``record_every=n`` stores the load curve at steps ``0, n, 2n, ...``. ``dtype="float32"`` is
     twice as fast and ample for curvature at 1e-4; ``float64`` reaches the closed forms to ~1e-14.
     """
