@@ -65,12 +65,20 @@ def chapter_scales(scale: str) -> dict[str, str]:
     return out
 
 
-def scale_of(chapter: str, experiments: tuple[str, ...], scale: str) -> str:
+def scale_of(chapter: str, experiments: tuple[str, ...], scale: str, memo: dict | None = None) -> str:
     """The scale a chapter's reading of ``experiments`` runs at in a build at ``scale`` (what the
-    ledger evaluates a claim at): the scale of the chapter's groups that hold them."""
+    ledger evaluates a claim at): the scale of the chapter's groups that hold them. ``memo``: a dict
+    shared by calls made together, so each group is resolved once (a resolve reads the shipped status)."""
     if scale != scales.AUTO:
         return scale
-    found = {resolve(g)[0] for g in groups(chapter) if set(g) & set(experiments)} or {resolve(scales.CHAPTERS[chapter])[0]}
+    memo = {} if memo is None else memo
+
+    def at(group):
+        if group not in memo:
+            memo[group] = resolve(group)[0]
+        return memo[group]
+
+    found = {at(g) for g in groups(chapter) if set(g) & set(experiments)} or {at(scales.CHAPTERS[chapter])}
     return "paper" if found == {"paper"} else "default"
 
 

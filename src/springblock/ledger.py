@@ -214,7 +214,8 @@ def build(scale: str, device: str = "cpu", seed: int = 0) -> list[Row]:
     from . import validate
 
     validate.choice("scale", scale, scales.SCALES + (scales.AUTO,))
-    per = {cid: auto.scale_of(c.where, experiments_of(cid), scale) for cid, c in claims.CLAIMS.items()}
+    resolved: dict = {}  # each chapter or section resolved once for all its claims
+    per = {cid: auto.scale_of(c.where, experiments_of(cid), scale, resolved) for cid, c in claims.CLAIMS.items()}
     base = "default" if scale == scales.AUTO else scale
     paper = None if base == "paper" else gather("paper", device, seed, cached_only=True)
     at_base = [cid for cid, c in claims.CLAIMS.items()

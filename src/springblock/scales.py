@@ -42,6 +42,8 @@ CHAPTERS = {  # the experiments each chapter reads: what its scale "auto" resolv
     "06_other_networks": ("gen_cnn", "gen_linear", "gen_regression"),
     "07_beyond": ("fig4_dynamics", "gen_probe", "gen_control"),
 }
+
+
 @dataclass(frozen=True)
 class RunParams:
     """The validated contents of a chapter's ``parameters`` cell."""
